@@ -1,0 +1,2328 @@
+/*
+ * pool.c - nv_pool: bump-pointer blocks, size-segregated free lists, a large
+ * list, keyed chunk tags for ownership, and (hardened builds) redzones with
+ * keyed canaries. Layouts and build switches: pool_internal.h. Tool hooks:
+ * pool_track.h. Costs of each operation: docs/design.md.
+ */
+#define NV_POOL_BUILDING_LIBRARY 1
+#define _GNU_SOURCE 1
+
+#include "pool_internal.h"
+#include "pool_track.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ======================================================================== */
+/* Build-time checks                                                        */
+/* ======================================================================== */
+
+_Static_assert(NV_POOL_ALIGNMENT == _Alignof(max_align_t),
+               "NV_POOL_ALIGNMENT must match max_align_t");
+_Static_assert(NV_POOL_ALIGNMENT == NV_POOL_GRANULE, "granule is the alignment");
+_Static_assert(sizeof(nv_pool_chunk_t) % NV_POOL_GRANULE == 0,
+               "chunk header must keep user pointers 16-aligned");
+_Static_assert(sizeof(nv_pool_block_t) <= 64, "block header fits its slot");
+_Static_assert(NV_POOL_EXACT_BINS == 64, "exact_mask has one bit per exact bin");
+_Static_assert(NV_POOL_FAST_MAX > 256, "fast path covers small requests");
+
+#define BLOCK_HEADER_BYTES ((size_t)64) /* nv_pool_block_t, rounded up */
+#define LARGE_NODE_BYTES ((size_t)32)   /* nv_pool_large_t, rounded up */
+_Static_assert(sizeof(nv_pool_large_t) <= LARGE_NODE_BYTES, "large node fits");
+
+/* Smallest free chunk: a bare header. */
+#define MIN_FREE_SPAN ((uint32_t)(NV_POOL_HEADER_BYTES / NV_POOL_GRANULE))
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#define NOINLINE
+#endif
+
+/* Allocation site, recorded only in leak-check builds. */
+typedef struct site_s {
+    const char *file;
+    int line;
+    const char *function;
+} site_t;
+
+/* ======================================================================== */
+/* Small helpers                                                            */
+/* ======================================================================== */
+
+static inline size_t span_bytes(uint32_t span)
+{
+    return (size_t)span * NV_POOL_GRANULE;
+}
+
+static inline char *chunk_user(nv_pool_chunk_t *chunk)
+{
+    return (char *)chunk + NV_POOL_PREFIX;
+}
+
+static inline nv_pool_chunk_t *user_chunk(void *user)
+{
+    return (nv_pool_chunk_t *)((char *)user - NV_POOL_PREFIX);
+}
+
+static inline size_t round_up16(size_t n)
+{
+    return (n + (NV_POOL_GRANULE - 1)) & ~(size_t)(NV_POOL_GRANULE - 1);
+}
+
+/* Granules a block chunk needs for `size` caller bytes; 0 if it cannot be a
+ * block chunk (the arithmetic would overflow or the span would not fit). */
+static uint32_t request_span(size_t size)
+{
+    size_t granules;
+    if (size > (size_t)UINT32_MAX * NV_POOL_GRANULE)
+        return 0;
+    granules = (size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE + NV_POOL_PREFIX_SPAN +
+               NV_POOL_SUFFIX_SPAN;
+    if (granules > UINT32_MAX)
+        return 0;
+    return (uint32_t)granules;
+}
+
+static inline int is_power_of_two(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+static unsigned floor_log2(size_t x)
+{
+    unsigned r = 0;
+    while (x >>= 1)
+        r++;
+    return r;
+}
+
+/* splitmix64's finalizer: a cheap, well-mixed 64-bit hash. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+/* ======================================================================== */
+/* Corruption reports                                                       */
+/* ======================================================================== */
+
+static void default_corruption_handler(const nv_pool_corruption_t *report,
+                                       void *context)
+{
+    char line[NV_LOG_LINE_MAX];
+    (void)context;
+    nv_log_error("%s", nv_pool_format_corruption(report, line, sizeof line));
+    abort();
+}
+
+static nv_pool_corruption_handler_t corruption_handler = default_corruption_handler;
+static void *corruption_context;
+
+void nv_pool_set_corruption_handler(nv_pool_corruption_handler_t handler,
+                                    void *context)
+{
+    corruption_handler = handler ? handler : default_corruption_handler;
+    corruption_context = handler ? context : NULL;
+}
+
+static const char *kind_name(nv_pool_corruption_kind_t kind)
+{
+    switch (kind) {
+    case NV_POOL_CORRUPT_FRONT_REDZONE:
+        return "front redzone (underflow)";
+    case NV_POOL_CORRUPT_BACK_REDZONE:
+        return "back redzone (overflow)";
+    case NV_POOL_CORRUPT_HEADER:
+        return "chunk header";
+    case NV_POOL_CORRUPT_FREED_CHUNK:
+        return "freed chunk (write after free)";
+    case NV_POOL_CORRUPT_POOL_STATE:
+        return "pool state";
+    }
+    return "unknown";
+}
+
+const char *nv_pool_format_corruption(const nv_pool_corruption_t *report,
+                                      char *buffer, size_t size)
+{
+    int n;
+    if (!buffer || size == 0)
+        return buffer;
+    if (!report) {
+        snprintf(buffer, size, "nv_pool corruption: (no report)");
+        return buffer;
+    }
+    n = snprintf(buffer, size,
+                 "nv_pool corruption in pool '%s' (%p): %s damaged; chunk %p, "
+                 "requested %zu bytes, first bad byte at offset %ld; found by %s",
+                 report->pool_name ? report->pool_name : "?",
+                 (const void *)report->pool, kind_name(report->kind), report->chunk,
+                 report->requested, report->offset,
+                 report->operation ? report->operation : "?");
+    if (n > 0 && (size_t)n < size && report->file)
+        n += snprintf(buffer + n, size - (size_t)n, "; allocated at %s:%d (%s)",
+                      report->file, report->line,
+                      report->function ? report->function : "?");
+    if (n > 0 && (size_t)n < size && report->message)
+        snprintf(buffer + n, size - (size_t)n, "; %s", report->message);
+    return buffer;
+}
+
+/* How a check reports: through the handler (validate, free, ...) or as a log
+ * line and a count (nv_pool_validate_count). */
+typedef struct checker_s {
+    nv_pool_t *pool;
+    const char *operation;
+    int to_handler;
+    size_t problems;
+} checker_t;
+
+static void report(checker_t *check, nv_pool_chunk_t *chunk, const void *user,
+                   nv_pool_corruption_kind_t kind, long offset, const char *message)
+{
+    nv_pool_corruption_t r;
+    memset(&r, 0, sizeof r);
+    r.pool_name = check->pool->name;
+    r.pool = check->pool;
+    r.chunk = user;
+    r.kind = kind;
+    r.offset = offset;
+    r.operation = check->operation;
+    r.message = message;
+    if (chunk && chunk->tag == check->pool->live_tag) {
+        r.requested = chunk->u.requested;
+#if NV_POOL_SITES
+        r.file = chunk->file;
+        r.line = (int)chunk->line;
+        r.function = chunk->function;
+#endif
+    }
+    check->problems++;
+    if (check->to_handler) {
+        corruption_handler(&r, corruption_context);
+    } else {
+        char line[NV_LOG_LINE_MAX];
+        nv_log_error("%s", nv_pool_format_corruption(&r, line, sizeof line));
+    }
+}
+
+/* ======================================================================== */
+/* Canaries and fill patterns (hardened builds)                             */
+/* ======================================================================== */
+
+/* End of the memory a chunk owns: its span in a block, its allocation if
+ * large. */
+static char *chunk_limit(nv_pool_chunk_t *chunk, const nv_pool_large_t *large)
+{
+    if (large)
+        return (char *)large->base + large->size;
+    return (char *)chunk + span_bytes(chunk->span);
+}
+
+#if NV_POOL_HARDENING
+static inline uint64_t chunk_key(const nv_pool_t *pool, const void *chunk)
+{
+    return mix64(pool->secret ^ (uint64_t)(uintptr_t)chunk);
+}
+
+static inline unsigned char canary_byte(uint64_t key, const unsigned char *at)
+{
+    return (unsigned char)(key >> (((uintptr_t)at & 7u) * 8u));
+}
+
+/* Plain byte loops: the region is open to the tools while they run, and
+ * memset/memcmp would be intercepted by ASan anyway. */
+static void canary_write(nv_pool_t *pool, const void *chunk, unsigned char *from,
+                         unsigned char *to)
+{
+    uint64_t key = chunk_key(pool, chunk);
+    unsigned char *p;
+    track_open(pool, from, (size_t)(to - from));
+    for (p = from; p < to; p++)
+        *p = canary_byte(key, p);
+    track_close(pool, from, (size_t)(to - from));
+}
+
+static unsigned char *canary_find_damage(nv_pool_t *pool, const void *chunk,
+                                         unsigned char *from, unsigned char *to)
+{
+    uint64_t key = chunk_key(pool, chunk);
+    unsigned char *p, *bad = NULL;
+    track_open(pool, from, (size_t)(to - from));
+    for (p = from; p < to; p++)
+        if (*p != canary_byte(key, p)) {
+            bad = p;
+            break;
+        }
+    track_close(pool, from, (size_t)(to - from));
+    return bad;
+}
+
+static void fill_freed(nv_pool_t *pool, unsigned char *from, unsigned char *to)
+{
+    unsigned char *p;
+    track_open(pool, from, (size_t)(to - from));
+    for (p = from; p < to; p++)
+        *p = NV_POOL_FILL_FREED;
+    track_close(pool, from, (size_t)(to - from));
+}
+
+static unsigned char *freed_find_damage(nv_pool_t *pool, unsigned char *from,
+                                        unsigned char *to)
+{
+    unsigned char *p, *bad = NULL;
+    track_open(pool, from, (size_t)(to - from));
+    for (p = from; p < to; p++)
+        if (*p != NV_POOL_FILL_FREED) {
+            bad = p;
+            break;
+        }
+    track_close(pool, from, (size_t)(to - from));
+    return bad;
+}
+
+/* Writes both redzones of a live chunk. */
+static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+{
+    unsigned char *user = (unsigned char *)chunk_user(chunk);
+    canary_write(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
+    canary_write(pool, chunk, user + chunk->u.requested, (unsigned char *)limit);
+}
+
+/* Checks both redzones of a live chunk; reports and returns 0 on damage. */
+static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *limit)
+{
+    nv_pool_t *pool = check->pool;
+    unsigned char *user = (unsigned char *)chunk_user(chunk);
+    unsigned char *bad;
+    int ok = 1;
+    bad = canary_find_damage(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
+    if (bad) {
+        report(check, chunk, user, NV_POOL_CORRUPT_FRONT_REDZONE, (long)(bad - user),
+               "a write before the start of the allocation (underflow)");
+        ok = 0;
+    }
+    bad = canary_find_damage(pool, chunk, user + chunk->u.requested,
+                             (unsigned char *)limit);
+    if (bad) {
+        report(check, chunk, user, NV_POOL_CORRUPT_BACK_REDZONE, (long)(bad - user),
+               "a write past the requested size (overflow)");
+        ok = 0;
+    }
+    return ok;
+}
+
+/* A free chunk's bytes after its header must still hold the fill pattern. */
+static int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
+{
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+    unsigned char *to = (unsigned char *)chunk + span_bytes(chunk->span);
+    unsigned char *bad = freed_find_damage(check->pool, from, to);
+    if (bad) {
+        unsigned char *user = (unsigned char *)chunk_user(chunk);
+        report(check, chunk, user, NV_POOL_CORRUPT_FREED_CHUNK, (long)(bad - user),
+               "a write into freed memory (use after free)");
+        return 0;
+    }
+    return 1;
+}
+
+/* Does the front redzone before `user` verify? Tells a damaged header apart
+ * from a pointer that never was a chunk, so it only peeks. */
+static int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    unsigned char *user = (unsigned char *)chunk_user(chunk);
+    unsigned char copy[NV_POOL_FRONT_REDZONE];
+    uint64_t key = chunk_key(pool, chunk);
+    size_t i;
+    track_peek(pool, user - NV_POOL_FRONT_REDZONE, copy, sizeof copy);
+    for (i = 0; i < sizeof copy; i++)
+        if (copy[i] != canary_byte(key, user - NV_POOL_FRONT_REDZONE + i))
+            return 0;
+    return 1;
+}
+#else
+static inline void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+{
+    (void)pool;
+    (void)chunk;
+    (void)limit;
+}
+static inline int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk,
+                                     char *limit)
+{
+    (void)check;
+    (void)chunk;
+    (void)limit;
+    return 1;
+}
+static inline int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
+{
+    (void)check;
+    (void)chunk;
+    return 1;
+}
+static inline void fill_freed(nv_pool_t *pool, unsigned char *from, unsigned char *to)
+{
+    (void)pool;
+    (void)from;
+    (void)to;
+}
+static inline int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    (void)pool;
+    (void)chunk;
+    return 0;
+}
+#endif
+
+int nv_pool_hardening_enabled(void)
+{
+    return NV_POOL_HARDENING;
+}
+
+int nv_pool_leakcheck_enabled(void)
+{
+    return NV_POOL_SITES;
+}
+
+/* ======================================================================== */
+/* Backend and accounting                                                   */
+/* ======================================================================== */
+
+static void *malloc_backend_alloc(void *context, size_t size)
+{
+    (void)context;
+    return malloc(size);
+}
+
+static void malloc_backend_release(void *context, void *memory, size_t size)
+{
+    (void)context;
+    (void)size;
+    free(memory);
+}
+
+const nv_pool_backend_t nv_pool_backend_malloc = {malloc_backend_alloc,
+                                                  malloc_backend_release, NULL};
+
+/* Would holding `extra` more bytes stay within max_size? */
+static int within_budget(const nv_pool_t *pool, size_t extra)
+{
+    if (pool->max_size == 0)
+        return 1;
+    return pool->held <= pool->max_size && extra <= pool->max_size - pool->held;
+}
+
+/* Gets `size` bytes for the pool from its backend, keeping `held` exact.
+ * Callers check the budget first. */
+static void *backend_get(nv_pool_t *pool, size_t size)
+{
+    void *memory = pool->backend.alloc(pool->backend.context, size);
+    if (!memory)
+        return NULL;
+    if (((uintptr_t)memory & (NV_POOL_ALIGNMENT - 1)) != 0) {
+        nv_log_error("nv_pool '%s': backend returned %p, not %d-byte aligned",
+                     pool->name, memory, NV_POOL_ALIGNMENT);
+        pool->backend.release(pool->backend.context, memory, size);
+        return NULL;
+    }
+    pool->held += size;
+    return memory;
+}
+
+static void backend_put(nv_pool_t *pool, void *memory, size_t size)
+{
+    track_release(pool, memory, size);
+    pool->held -= size;
+    pool->backend.release(pool->backend.context, memory, size);
+}
+
+/* Grows an array of pointers kept by the pool (block index, large table). */
+static int grow_array(nv_pool_t *pool, void ***array, size_t *capacity,
+                      size_t wanted, size_t keep)
+{
+    void **fresh;
+    if (wanted > SIZE_MAX / sizeof(void *)) return 0;
+    if (!within_budget(pool, wanted * sizeof(void *)))
+        return 0;
+    fresh = (void **)backend_get(pool, wanted * sizeof(void *));
+    if (!fresh)
+        return 0;
+    memset(fresh, 0, wanted * sizeof(void *));
+    if (*array) {
+        memcpy(fresh, *array, keep * sizeof(void *));
+        backend_put(pool, *array, *capacity * sizeof(void *));
+    }
+    *array = fresh;
+    *capacity = wanted;
+    return 1;
+}
+
+/* ======================================================================== */
+/* Free lists                                                               */
+/* ======================================================================== */
+
+static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    uint32_t span = chunk->span;
+    if (span < NV_POOL_EXACT_BINS) {
+        chunk->u.next_free = pool->exact_bins[span];
+        pool->exact_bins[span] = chunk;
+        pool->exact_mask |= (uint64_t)1 << span;
+    } else {
+        unsigned k = floor_log2(span);
+        chunk->u.next_free = pool->range_bins[k];
+        pool->range_bins[k] = chunk;
+        pool->range_mask |= (uint32_t)1 << k;
+    }
+}
+
+static inline nv_pool_chunk_t *exact_pop(nv_pool_t *pool, uint32_t span)
+{
+    nv_pool_chunk_t *chunk = pool->exact_bins[span];
+    nv_pool_chunk_t *next = chunk->u.next_free;
+    pool->exact_bins[span] = next;
+    if (!next)
+        pool->exact_mask &= ~((uint64_t)1 << span);
+    return chunk;
+}
+
+static void bins_clear(nv_pool_t *pool)
+{
+    memset(pool->exact_bins, 0, sizeof pool->exact_bins);
+    memset(pool->range_bins, 0, sizeof pool->range_bins);
+    pool->exact_mask = 0;
+    pool->range_mask = 0;
+}
+
+/* Takes a free chunk of at least `span` granules (best exact fit, else the
+ * smallest non-empty bin above, else first fit in the range bins), or NULL. */
+static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
+{
+    if (span < NV_POOL_EXACT_BINS) {
+        uint64_t above = pool->exact_mask & ~(((uint64_t)1 << span) - 1);
+        if (above)
+            return exact_pop(pool, (uint32_t)__builtin_ctzll(above));
+    }
+    if (pool->range_mask) {
+        unsigned k = span < NV_POOL_EXACT_BINS ? 6u : floor_log2(span);
+        nv_pool_chunk_t **link = &pool->range_bins[k];
+        /* First fit within the bin `span` falls in... */
+        for (; *link; link = &(*link)->u.next_free) {
+            if ((*link)->span >= span) {
+                nv_pool_chunk_t *chunk = *link;
+                *link = chunk->u.next_free;
+                if (!pool->range_bins[k])
+                    pool->range_mask &= ~((uint32_t)1 << k);
+                return chunk;
+            }
+        }
+        /* ...else any chunk of a higher bin fits. */
+        {
+            uint32_t higher = k + 1 < 32 ? pool->range_mask & ~(((uint32_t)1 << (k + 1)) - 1) : 0;
+            if (higher) {
+                unsigned j = (unsigned)__builtin_ctz(higher);
+                nv_pool_chunk_t *chunk = pool->range_bins[j];
+                pool->range_bins[j] = chunk->u.next_free;
+                if (!pool->range_bins[j])
+                    pool->range_mask &= ~((uint32_t)1 << j);
+                return chunk;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Turns [at, at + span granules) into a free chunk on a list. */
+static void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
+{
+    nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
+    track_header(pool, chunk);
+    chunk->tag = pool->free_tag;
+    chunk->span = span;
+    fill_freed(pool, (unsigned char *)at + NV_POOL_HEADER_BYTES,
+               (unsigned char *)at + span_bytes(span));
+    bin_push(pool, chunk);
+}
+
+/* ======================================================================== */
+/* Blocks                                                                   */
+/* ======================================================================== */
+
+static inline char *block_top(const nv_pool_t *pool, const nv_pool_block_t *block)
+{
+    return block == pool->current ? pool->bump : block->current;
+}
+
+static inline void block_set_top(nv_pool_t *pool, nv_pool_block_t *block, char *top)
+{
+    if (block == pool->current)
+        pool->bump = top;
+    block->current = top;
+    block->used = (size_t)(top - block->start);
+}
+
+/* Makes `block` the one the fast path bumps in (NULL: none). */
+static void set_current(nv_pool_t *pool, nv_pool_block_t *block)
+{
+    if (pool->current) {
+        pool->current->current = pool->bump;
+        pool->current->used = (size_t)(pool->bump - pool->current->start);
+    }
+    pool->current = block;
+    pool->bump = block ? block->current : NULL;
+    pool->bump_end = block ? block->end : NULL;
+}
+
+/* Refreshes the current block's own fields from the pool's bump pointer. */
+static void sync_current(nv_pool_t *pool)
+{
+    if (pool->current) {
+        pool->current->current = pool->bump;
+        pool->current->used = (size_t)(pool->bump - pool->current->start);
+    }
+}
+
+/* The block whose chunk area holds `p`: binary search, O(log blocks). */
+static nv_pool_block_t *block_find(const nv_pool_t *pool, const void *p)
+{
+    size_t lo = 0, hi = pool->block_count;
+    uintptr_t a = (uintptr_t)p;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        nv_pool_block_t *b = pool->block_index[mid];
+        if (a < (uintptr_t)b->start)
+            hi = mid;
+        else if (a >= (uintptr_t)b->end)
+            lo = mid + 1;
+        else
+            return b;
+    }
+    return NULL;
+}
+
+static int block_index_insert(nv_pool_t *pool, nv_pool_block_t *block)
+{
+    size_t i;
+    if (pool->block_count == pool->block_index_capacity &&
+        !grow_array(pool, (void ***)&pool->block_index, &pool->block_index_capacity,
+                    pool->block_index_capacity ? pool->block_index_capacity * 2 : 8,
+                    pool->block_count))
+        return 0;
+    i = pool->block_count;
+    while (i > 0 && (uintptr_t)pool->block_index[i - 1] > (uintptr_t)block) {
+        pool->block_index[i] = pool->block_index[i - 1];
+        i--;
+    }
+    pool->block_index[i] = block;
+    pool->block_count++;
+    return 1;
+}
+
+static void block_index_remove(nv_pool_t *pool, nv_pool_block_t *block)
+{
+    size_t i;
+    for (i = 0; i < pool->block_count; i++)
+        if (pool->block_index[i] == block) {
+            memmove(&pool->block_index[i], &pool->block_index[i + 1],
+                    (pool->block_count - i - 1) * sizeof(*pool->block_index));
+            pool->block_count--;
+            return;
+        }
+}
+
+/* Bytes a new block must have so that `chunk_bytes` fit after `alignment`
+ * padding; 0 on overflow. */
+static size_t block_bytes_for(size_t chunk_bytes, size_t alignment)
+{
+    size_t need = BLOCK_HEADER_BYTES;
+    size_t slack = alignment > NV_POOL_ALIGNMENT ? alignment + NV_POOL_GRANULE * 3 : 0;
+    if (chunk_bytes > SIZE_MAX - need - slack)
+        return 0;
+    return need + chunk_bytes + slack;
+}
+
+/* Size of the next block able to hold `need` bytes within max_size, or 0.
+ * Growth: doubles per block up to NV_POOL_BLOCK_GROWTH_MAX, never below
+ * min_size; shrinks to what fits when max_size is near. */
+static size_t next_block_size(const nv_pool_t *pool, size_t need)
+{
+    size_t size = pool->next_block_size;
+    size_t index_extra = pool->block_count == pool->block_index_capacity
+                             ? (pool->block_index_capacity ? pool->block_index_capacity * 2 : 8) *
+                                   sizeof(void *)
+                             : 0;
+    if (size < pool->min_size)
+        size = pool->min_size;
+    if (size < need)
+        size = need;
+    size = round_up16(size);
+    if (pool->max_size != 0) {
+        size_t room;
+        if (pool->held > pool->max_size || index_extra > pool->max_size - pool->held)
+            return 0;
+        room = pool->max_size - pool->held - index_extra;
+        if (size > room) {
+            size = need > pool->min_size ? need : pool->min_size;
+            size = round_up16(size);
+            if (size > room)
+                return 0;
+        }
+    }
+    return size;
+}
+
+/* Gets a block of `size` bytes from the backend and links it in; NULL when
+ * the backend (or the index growth) fails. The caller checked the budget. */
+static nv_pool_block_t *block_new(nv_pool_t *pool, size_t size)
+{
+    nv_pool_block_t *block, **link;
+    char *memory;
+    if (pool->block_count == pool->block_index_capacity &&
+        !grow_array(pool, (void ***)&pool->block_index, &pool->block_index_capacity,
+                    pool->block_index_capacity ? pool->block_index_capacity * 2 : 8,
+                    pool->block_count))
+        return NULL;
+    if (!within_budget(pool, size))
+        return NULL;
+    memory = (char *)backend_get(pool, size);
+    if (!memory)
+        return NULL;
+    block = (nv_pool_block_t *)memory;
+    block->next = NULL;
+    block->size = size;
+    block->start = memory + BLOCK_HEADER_BYTES;
+    block->end = memory + (size & ~(size_t)(NV_POOL_GRANULE - 1));
+    block->current = block->start;
+    block->used = 0;
+    track_noaccess(pool, block->start, (size_t)(block->end - block->start));
+    (void)block_index_insert(pool, block); /* capacity ensured above */
+    for (link = &pool->blocks; *link; link = &(*link)->next)
+        ;
+    *link = block;
+    if (pool->next_block_size < NV_POOL_BLOCK_GROWTH_MAX)
+        pool->next_block_size *= 2;
+    return block;
+}
+
+static void block_release(nv_pool_t *pool, nv_pool_block_t *block)
+{
+    nv_pool_block_t **link;
+    if (block == pool->current)
+        set_current(pool, NULL);
+    for (link = &pool->blocks; *link; link = &(*link)->next)
+        if (*link == block) {
+            *link = block->next;
+            break;
+        }
+    block_index_remove(pool, block);
+    backend_put(pool, block, block->size);
+}
+
+/* ======================================================================== */
+/* Large allocations: an open-addressing table keyed by the user pointer    */
+/* ======================================================================== */
+
+static size_t large_hash(const nv_pool_t *pool, const void *user)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)user >> 4) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & (pool->large_capacity - 1);
+}
+
+static nv_pool_large_t *large_find(const nv_pool_t *pool, const void *user)
+{
+    size_t i;
+    if (pool->large_capacity == 0)
+        return NULL;
+    for (i = large_hash(pool, user);; i = (i + 1) & (pool->large_capacity - 1)) {
+        nv_pool_large_t *node = pool->large_slots[i];
+        if (!node)
+            return NULL;
+        if (node->user == (const char *)user)
+            return node;
+    }
+}
+
+static void large_table_put(nv_pool_t *pool, nv_pool_large_t *node)
+{
+    size_t i = large_hash(pool, node->user);
+    while (pool->large_slots[i])
+        i = (i + 1) & (pool->large_capacity - 1);
+    pool->large_slots[i] = node;
+}
+
+/* Makes room for one more entry (load factor <= 1/2). */
+static int large_table_reserve(nv_pool_t *pool)
+{
+    nv_pool_large_t **old = pool->large_slots;
+    size_t old_capacity = pool->large_capacity, i;
+    size_t wanted;
+    if ((pool->large_count + 1) * 2 <= pool->large_capacity)
+        return 1;
+    wanted = old_capacity ? old_capacity * 2 : 16;
+    if (wanted > SIZE_MAX / sizeof(void *) || !within_budget(pool, wanted * sizeof(void *)))
+        return 0;
+    pool->large_slots = (nv_pool_large_t **)backend_get(pool, wanted * sizeof(void *));
+    if (!pool->large_slots) {
+        pool->large_slots = old;
+        return 0;
+    }
+    memset(pool->large_slots, 0, wanted * sizeof(void *));
+    pool->large_capacity = wanted;
+    for (i = 0; i < old_capacity; i++)
+        if (old[i])
+            large_table_put(pool, old[i]);
+    if (old)
+        backend_put(pool, old, old_capacity * sizeof(void *));
+    return 1;
+}
+
+/* Removes `node` keeping every probe chain intact (backward shift). */
+static void large_table_remove(nv_pool_t *pool, nv_pool_large_t *node)
+{
+    size_t mask = pool->large_capacity - 1;
+    size_t i = large_hash(pool, node->user), j;
+    while (pool->large_slots[i] != node)
+        i = (i + 1) & mask;
+    pool->large_slots[i] = NULL;
+    for (j = (i + 1) & mask; pool->large_slots[j]; j = (j + 1) & mask) {
+        nv_pool_large_t *moving = pool->large_slots[j];
+        size_t home = large_hash(pool, moving->user);
+        /* Move it back if its home is not in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            pool->large_slots[i] = moving;
+            pool->large_slots[j] = NULL;
+            i = j;
+        }
+    }
+    pool->large_count--;
+}
+
+static void large_release(nv_pool_t *pool, nv_pool_large_t *node)
+{
+    large_table_remove(pool, node);
+    backend_put(pool, node->base, node->size);
+}
+
+/* ======================================================================== */
+/* Handing chunks out                                                       */
+/* ======================================================================== */
+
+static inline void stats_note_alloc(nv_pool_t *pool)
+{
+    if (pool->stats_on) {
+        pool->stats.allocations++;
+        if (pool->used > pool->stats.peak_used)
+            pool->stats.peak_used = pool->used;
+    }
+}
+
+static void note_failure(nv_pool_t *pool)
+{
+    if (pool->stats_on)
+        pool->stats.failed_allocations++;
+}
+
+/* Completes a chunk whose tag, span and size are set: redzones, site, tools,
+ * zeroing. Returns the user pointer. */
+static inline char *finish_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit,
+                                 const site_t *site)
+{
+    char *user = chunk_user(chunk);
+    size_t size = chunk->u.requested;
+#if NV_POOL_SITES
+    chunk->file = site ? site->file : NULL;
+    chunk->line = site ? site->line : 0;
+    chunk->function = site ? site->function : NULL;
+#else
+    (void)site;
+#endif
+    guard_chunk(pool, chunk, limit);
+    track_chunk_alloc(pool, user, size, pool->zero_clear);
+    if (pool->zero_clear)
+        memset(user, 0, size);
+    return user;
+}
+
+/* Turns a free chunk (from a list) into a live one of `span` granules,
+ * returning the rest to the lists. NULL if the chunk was written after free
+ * (reported; the chunk is quarantined). */
+static char *reuse_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span,
+                         size_t size, const site_t *site, const char *operation)
+{
+    checker_t check = {pool, operation, 1, 0};
+    if (!check_freed_chunk(&check, chunk)) {
+        chunk->tag = pool->quarantine_tag;
+        return NULL;
+    }
+    if (chunk->span - span >= MIN_FREE_SPAN) {
+        make_free_chunk(pool, (char *)chunk + span_bytes(span), chunk->span - span);
+        chunk->span = span;
+    }
+    chunk->tag = pool->live_tag;
+    chunk->u.requested = size;
+    pool->used += size;
+    pool->live_count++;
+    return finish_chunk(pool, chunk, (char *)chunk + span_bytes(chunk->span), site);
+}
+
+/* Carves a chunk of `span` granules whose user pointer is a multiple of
+ * `alignment` from the top of `block`; NULL if it does not fit. Padding in
+ * front becomes a free chunk. */
+static char *carve(nv_pool_t *pool, nv_pool_block_t *block, uint32_t span, size_t size,
+                   size_t alignment, const site_t *site)
+{
+    char *top = block_top(pool, block);
+    char *chunk_at = top;
+    size_t room = (size_t)(block->end - top);
+    size_t pad = 0;
+    nv_pool_chunk_t *chunk;
+    if (alignment > NV_POOL_ALIGNMENT) {
+        uintptr_t user = ((uintptr_t)top + NV_POOL_PREFIX + alignment - 1) & ~(uintptr_t)(alignment - 1);
+        pad = (size_t)(user - NV_POOL_PREFIX - (uintptr_t)top);
+        if (pad != 0 && pad < span_bytes(MIN_FREE_SPAN))
+            pad += alignment;
+        chunk_at = top + pad;
+    }
+    if (pad > room || span_bytes(span) > room - pad)
+        return NULL;
+    if (pad)
+        make_free_chunk(pool, top, (uint32_t)(pad / NV_POOL_GRANULE));
+    block_set_top(pool, block, chunk_at + span_bytes(span));
+    chunk = (nv_pool_chunk_t *)chunk_at;
+    track_header(pool, chunk);
+    chunk->tag = pool->live_tag;
+    chunk->span = span;
+    chunk->u.requested = size;
+    pool->used += size;
+    pool->live_count++;
+    return finish_chunk(pool, chunk, chunk_at + span_bytes(span), site);
+}
+
+/* A large allocation of `size` bytes at `alignment`; NULL on failure. */
+static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
+                         const site_t *site)
+{
+    size_t total, body;
+    char *base, *user;
+    nv_pool_large_t *node;
+    nv_pool_chunk_t *chunk;
+    if (alignment < NV_POOL_ALIGNMENT)
+        alignment = NV_POOL_ALIGNMENT;
+    if (size > SIZE_MAX - NV_POOL_GRANULE)
+        return NULL;
+    body = round_up16(size);
+    if (body > SIZE_MAX - LARGE_NODE_BYTES - NV_POOL_PREFIX - NV_POOL_BACK_REDZONE_MIN -
+                   (alignment - NV_POOL_ALIGNMENT))
+        return NULL;
+    total = LARGE_NODE_BYTES + NV_POOL_PREFIX + (alignment - NV_POOL_ALIGNMENT) + body +
+            NV_POOL_BACK_REDZONE_MIN;
+    if (!large_table_reserve(pool) || !within_budget(pool, total))
+        return NULL;
+    base = (char *)backend_get(pool, total);
+    if (!base)
+        return NULL;
+    user = (char *)(((uintptr_t)base + LARGE_NODE_BYTES + NV_POOL_PREFIX + alignment - 1) &
+                    ~(uintptr_t)(alignment - 1));
+    node = (nv_pool_large_t *)base;
+    node->base = base;
+    node->size = total;
+    node->user = user;
+    node->capacity = (size_t)(base + total - NV_POOL_BACK_REDZONE_MIN - user);
+    track_noaccess(pool, base + LARGE_NODE_BYTES, total - LARGE_NODE_BYTES);
+    chunk = user_chunk(user);
+    track_header(pool, chunk);
+    chunk->tag = pool->live_tag;
+    chunk->span = 0;
+    chunk->u.requested = size;
+    large_table_put(pool, node);
+    pool->large_count++;
+    pool->used += size;
+    pool->live_count++;
+    return finish_chunk(pool, chunk, base + total, site);
+}
+
+/* Everything but the fast path: free lists above the exact size, other
+ * blocks, a new block, or a large allocation. Counts its own outcome only
+ * through the caller. */
+static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
+                         const site_t *site)
+{
+    uint32_t span = request_span(size);
+    nv_pool_block_t *block;
+    size_t block_size, need;
+    char *user;
+
+    if (pool->passthrough)
+        return large_alloc(pool, size, alignment, site);
+    if (span == 0 || (pool->auto_extend && span_bytes(span) > NV_POOL_LARGE_THRESHOLD)) {
+        if (pool->auto_extend)
+            return large_alloc(pool, size, alignment, site);
+        if (span == 0)
+            return NULL;
+    }
+    if (alignment <= NV_POOL_ALIGNMENT) {
+        nv_pool_chunk_t *chunk;
+        while ((chunk = bins_take(pool, span)) != NULL) {
+            user = reuse_chunk(pool, chunk, span, size, site, "nv_pool_alloc");
+            if (user)
+                return user;
+        }
+    }
+    if (pool->current && (user = carve(pool, pool->current, span, size, alignment, site)))
+        return user;
+    for (block = pool->blocks; block; block = block->next) {
+        if (block == pool->current)
+            continue;
+        if ((user = carve(pool, block, span, size, alignment, site))) {
+            /* Blocks with room serve next; the old current keeps its tail. */
+            sync_current(pool);
+            set_current(pool, block);
+            return user;
+        }
+    }
+    if (!pool->auto_extend)
+        return NULL;
+    need = block_bytes_for(span_bytes(span), alignment);
+    if (need == 0 || (block_size = next_block_size(pool, need)) == 0)
+        return NULL;
+    block = block_new(pool, block_size);
+    if (!block)
+        return NULL;
+    set_current(pool, block);
+    return carve(pool, block, span, size, alignment, site);
+}
+
+static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
+                                 const site_t *site)
+{
+    char *user;
+    if (!pool) {
+        nv_log_error("nv_pool_alloc: NULL pool");
+        return NULL;
+    }
+    user = alloc_chunk(pool, size, alignment, site);
+    if (!user) {
+        note_failure(pool);
+        nv_log_error("nv_pool '%s': cannot allocate %zu bytes (alignment %zu): %s",
+                     pool->name, size, alignment,
+                     request_span(size) == 0 && size > NV_POOL_LARGE_THRESHOLD
+                         ? "size too large"
+                         : (pool->max_size ? "out of memory, fixed pool full or max_size reached"
+                                           : "out of memory or fixed pool full"));
+        return NULL;
+    }
+    stats_note_alloc(pool);
+    return user;
+}
+
+/* The fast path: the exact free list, else a bump in the current block. */
+static inline void *alloc_fast(nv_pool_t *pool, size_t size, const site_t *site)
+{
+    if (LIKELY(pool != NULL && size <= NV_POOL_FAST_MAX && !pool->passthrough)) {
+        uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
+                        NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
+        size_t bytes = span_bytes(span);
+        nv_pool_chunk_t *chunk;
+        if (pool->exact_bins[span]) {
+            char *user = reuse_chunk(pool, exact_pop(pool, span), span, size, site,
+                                     "nv_pool_alloc");
+            if (LIKELY(user != NULL)) {
+                stats_note_alloc(pool);
+                return user;
+            }
+        } else if (LIKELY((size_t)(pool->bump_end - pool->bump) >= bytes)) {
+            chunk = (nv_pool_chunk_t *)pool->bump;
+            pool->bump += bytes;
+            track_header(pool, chunk);
+            chunk->tag = pool->live_tag;
+            chunk->span = span;
+            chunk->u.requested = size;
+            pool->used += size;
+            pool->live_count++;
+            stats_note_alloc(pool);
+            return finish_chunk(pool, chunk, (char *)chunk + bytes, site);
+        }
+    }
+    return alloc_slow(pool, size, NV_POOL_ALIGNMENT, site);
+}
+
+/* ======================================================================== */
+/* Finding a caller's pointer                                               */
+/* ======================================================================== */
+
+/* What a pointer handed to free/realloc turned out to be. */
+typedef struct owner_s {
+    nv_pool_chunk_t *chunk;   /* the live chunk, if any */
+    nv_pool_block_t *block;   /* its block (block chunks) */
+    nv_pool_large_t *large;   /* its node (large chunks) */
+} owner_t;
+
+/* Finds the live chunk whose user pointer is `ptr`: O(log blocks) for block
+ * chunks, O(1) expected for large ones, reading only the pool's own memory.
+ * On failure logs why (naming `operation`), reports a damaged header to the
+ * corruption handler, and returns 0. */
+static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *operation)
+{
+    nv_pool_block_t *block;
+    nv_pool_chunk_t *chunk;
+    owner->chunk = NULL;
+    owner->block = NULL;
+    owner->large = NULL;
+    if (((uintptr_t)ptr & (NV_POOL_ALIGNMENT - 1)) != 0) {
+        nv_log_error("%s: pool '%s': %p is not an allocation of this pool (misaligned)",
+                     operation, pool->name, ptr);
+        return 0;
+    }
+    block = block_find(pool, ptr);
+    if (block) {
+        char *top = block_top(pool, block);
+        nv_pool_chunk_t seen;
+        chunk = user_chunk(ptr);
+        if ((char *)ptr < block->start + NV_POOL_PREFIX || (char *)ptr > top) {
+            nv_log_error("%s: pool '%s': %p is not a live allocation (stale pointer "
+                         "from before a reset, or never allocated)",
+                         operation, pool->name, ptr);
+            return 0;
+        }
+        /* Until the tag matches, `chunk` may be any bytes of the block. */
+        track_peek(pool, chunk, &seen, sizeof seen);
+        if (seen.tag == pool->live_tag && seen.span != 0 &&
+            span_bytes(seen.span) <= (size_t)(top - (char *)chunk)) {
+            owner->chunk = chunk;
+            owner->block = block;
+            return 1;
+        }
+        if (seen.tag == pool->free_tag || seen.tag == pool->quarantine_tag) {
+            nv_log_error("%s: pool '%s': %p was already freed (double free)", operation,
+                         pool->name, ptr);
+            return 0;
+        }
+        if (NV_POOL_HARDENING && front_redzone_intact(pool, chunk)) {
+            checker_t check = {pool, operation, 1, 0};
+            report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
+                   "the chunk header was overwritten");
+            chunk->tag = pool->quarantine_tag;
+            return 0;
+        }
+        nv_log_error("%s: pool '%s': %p is not a live allocation (interior or stale "
+                     "pointer)",
+                     operation, pool->name, ptr);
+        return 0;
+    }
+    owner->large = large_find(pool, ptr);
+    if (owner->large) {
+        chunk = user_chunk(ptr);
+        if (chunk->tag != pool->live_tag || chunk->span != 0) {
+            checker_t check = {pool, operation, 1, 0};
+            report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
+                   "the header of a large allocation was overwritten");
+            return 0;
+        }
+        owner->chunk = chunk;
+        return 1;
+    }
+    nv_log_error("%s: pool '%s': %p is not an allocation of this pool (foreign, "
+                 "freed large, or stale pointer)",
+                 operation, pool->name, ptr);
+    return 0;
+}
+
+/* ======================================================================== */
+/* Release                                                                  */
+/* ======================================================================== */
+
+/* Gives a live chunk back: to the backend (large), to the top of its block
+ * (last chunk), or to a free list. Caller has checked it. */
+static void release_chunk(nv_pool_t *pool, const owner_t *owner)
+{
+    nv_pool_chunk_t *chunk = owner->chunk;
+    char *user = chunk_user(chunk);
+    pool->used -= chunk->u.requested;
+    pool->live_count--;
+    if (owner->large) {
+        track_chunk_free(pool, user, 0);
+        large_release(pool, owner->large);
+        return;
+    }
+    track_chunk_free(pool, user, span_bytes(chunk->span) - NV_POOL_PREFIX);
+    if ((char *)chunk + span_bytes(chunk->span) == block_top(pool, owner->block)) {
+        /* The last chunk of its block: the space simply returns to the tail. */
+        track_noaccess(pool, chunk, span_bytes(chunk->span));
+        block_set_top(pool, owner->block, (char *)chunk);
+        return;
+    }
+    chunk->tag = pool->free_tag;
+    fill_freed(pool, (unsigned char *)chunk + NV_POOL_HEADER_BYTES,
+               (unsigned char *)chunk + span_bytes(chunk->span));
+    bin_push(pool, chunk);
+}
+
+/* A chunk whose redzones failed: the caller's size leaves `used`, the memory
+ * never comes back (large chunks aside, which go back to the backend). */
+static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
+{
+    pool->used -= owner->chunk->u.requested;
+    pool->live_count--;
+    if (owner->large) {
+        large_release(pool, owner->large);
+        return;
+    }
+    owner->chunk->tag = pool->quarantine_tag;
+}
+
+int nv_pool_free(nv_pool_t *pool, void *ptr)
+{
+    owner_t owner;
+    if (UNLIKELY(!pool)) {
+        nv_log_error("nv_pool_free: NULL pool (pointer %p)", ptr);
+        return NV_ERROR;
+    }
+    if (!ptr)
+        return NV_OK;
+    if (!find_live(pool, ptr, &owner, "nv_pool_free"))
+        return NV_ERROR;
+    if (NV_POOL_HARDENING) {
+        checker_t check = {pool, "nv_pool_free", 1, 0};
+        if (!check_chunk_guards(&check, owner.chunk,
+                                chunk_limit(owner.chunk, owner.large))) {
+            quarantine_chunk(pool, &owner);
+            return NV_ECORRUPT;
+        }
+    }
+    release_chunk(pool, &owner);
+    if (pool->stats_on)
+        pool->stats.frees++;
+    return NV_OK;
+}
+
+/* ======================================================================== */
+/* Public allocation functions                                              */
+/* ======================================================================== */
+
+static void *pool_alloc(nv_pool_t *pool, size_t size, const site_t *site)
+{
+    return alloc_fast(pool, size, site);
+}
+
+static void *pool_align(nv_pool_t *pool, size_t size, size_t alignment, const site_t *site)
+{
+    if (!is_power_of_two(alignment) || alignment > NV_POOL_MAX_ALIGNMENT) {
+        if (pool)
+            note_failure(pool);
+        nv_log_error("nv_pool_align: alignment %zu is not a power of two up to %d",
+                     alignment, NV_POOL_MAX_ALIGNMENT);
+        return NULL;
+    }
+    if (alignment <= NV_POOL_ALIGNMENT)
+        return alloc_fast(pool, size, site);
+    return alloc_slow(pool, size, alignment, site);
+}
+
+static void *pool_align_array(nv_pool_t *pool, size_t nmemb, size_t size,
+                              size_t alignment, const site_t *site)
+{
+    if (size != 0 && nmemb > SIZE_MAX / size) {
+        if (pool)
+            note_failure(pool);
+        nv_log_error("nv_pool: array of %zu x %zu bytes overflows size_t", nmemb, size);
+        return NULL;
+    }
+    return pool_align(pool, nmemb * size, alignment, site);
+}
+
+static void *pool_calloc(nv_pool_t *pool, size_t nmemb, size_t size, const site_t *site)
+{
+    char *user;
+    if (size != 0 && nmemb > SIZE_MAX / size) {
+        if (pool)
+            note_failure(pool);
+        nv_log_error("nv_pool_calloc: %zu x %zu bytes overflows size_t", nmemb, size);
+        return NULL;
+    }
+    user = (char *)alloc_fast(pool, nmemb * size, site);
+    if (user && !pool->zero_clear)
+        memset(user, 0, nmemb * size);
+    return user;
+}
+
+/* Resizes a live chunk in place if its block allows; 1 on success. */
+static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
+{
+    nv_pool_chunk_t *chunk = owner->chunk;
+    char *user = chunk_user(chunk);
+    size_t old = chunk->u.requested;
+    char *limit;
+    if (owner->large) {
+        nv_pool_large_t *large = owner->large;
+        if (size > large->capacity || size < large->capacity / 2)
+            return 0;
+        limit = (char *)large->base + large->size;
+    } else {
+        uint32_t span = request_span(size);
+        char *top = block_top(pool, owner->block);
+        int last = (char *)chunk + span_bytes(chunk->span) == top;
+        if (span == 0)
+            return 0;
+        if (span > chunk->span) {
+            if (!last || span_bytes(span) > (size_t)(owner->block->end - (char *)chunk))
+                return 0;
+            block_set_top(pool, owner->block, (char *)chunk + span_bytes(span));
+            chunk->span = span;
+        } else if (chunk->span - span >= MIN_FREE_SPAN) {
+            char *rest = (char *)chunk + span_bytes(span);
+            uint32_t rest_span = chunk->span - span;
+            chunk->span = span;
+            if (last) {
+                track_noaccess(pool, rest, span_bytes(rest_span));
+                block_set_top(pool, owner->block, rest);
+            } else {
+                make_free_chunk(pool, rest, rest_span);
+            }
+        }
+        limit = (char *)chunk + span_bytes(chunk->span);
+    }
+    chunk->u.requested = size;
+    pool->used = pool->used - old + size;
+    guard_chunk(pool, chunk, limit);
+    track_chunk_resize(pool, user, old, size, limit);
+    if (pool->zero_clear && size > old)
+        memset(user + old, 0, size - old);
+    return 1;
+}
+
+static void *pool_realloc(nv_pool_t *pool, void *ptr, size_t size, const site_t *site)
+{
+    owner_t owner;
+    char *fresh;
+    size_t old;
+    if (!pool) {
+        nv_log_error("nv_pool_realloc: NULL pool (pointer %p)", ptr);
+        return NULL;
+    }
+    if (!ptr)
+        return alloc_fast(pool, size, site);
+    if (!find_live(pool, ptr, &owner, "nv_pool_realloc"))
+        return NULL;
+    if (NV_POOL_HARDENING) {
+        checker_t check = {pool, "nv_pool_realloc", 1, 0};
+        if (!check_chunk_guards(&check, owner.chunk,
+                                chunk_limit(owner.chunk, owner.large))) {
+            quarantine_chunk(pool, &owner);
+            return NULL;
+        }
+    }
+    if (size == 0) {
+        release_chunk(pool, &owner);
+        if (pool->stats_on)
+            pool->stats.frees++;
+        return NULL;
+    }
+    old = owner.chunk->u.requested;
+    if (!pool->passthrough && resize_in_place(pool, &owner, size)) {
+        if (pool->stats_on) {
+            pool->stats.reallocations++;
+            if (pool->used > pool->stats.peak_used)
+                pool->stats.peak_used = pool->used;
+        }
+        return ptr;
+    }
+    fresh = alloc_chunk(pool, size, NV_POOL_ALIGNMENT, site);
+    if (!fresh) {
+        note_failure(pool);
+        nv_log_error("nv_pool_realloc: pool '%s': cannot grow %p from %zu to %zu bytes",
+                     pool->name, ptr, old, size);
+        return NULL;
+    }
+    /* alloc_chunk may have moved `current`; the old chunk's block is fixed. */
+    memcpy(fresh, ptr, old < size ? old : size);
+    if (pool->zero_clear && size > old)
+        memset(fresh + old, 0, size - old);
+    release_chunk(pool, &owner);
+    if (pool->stats_on) {
+        pool->stats.reallocations++;
+        if (pool->used > pool->stats.peak_used)
+            pool->stats.peak_used = pool->used;
+    }
+    return fresh;
+}
+
+void *(nv_pool_alloc)(nv_pool_t *pool, size_t size)
+{
+    return pool_alloc(pool, size, NULL);
+}
+
+void *(nv_pool_calloc)(nv_pool_t *pool, size_t nmemb, size_t size)
+{
+    return pool_calloc(pool, nmemb, size, NULL);
+}
+
+void *(nv_pool_realloc)(nv_pool_t *pool, void *ptr, size_t size)
+{
+    return pool_realloc(pool, ptr, size, NULL);
+}
+
+void *(nv_pool_align)(nv_pool_t *pool, size_t size, size_t alignment)
+{
+    return pool_align(pool, size, alignment, NULL);
+}
+
+void *(nv_pool_align_array)(nv_pool_t *pool, size_t nmemb, size_t size, size_t alignment)
+{
+    return pool_align_array(pool, nmemb, size, alignment, NULL);
+}
+
+void *nv_pool_alloc_at(nv_pool_t *pool, size_t size, const char *file, int line,
+                       const char *function)
+{
+    site_t site = {file, line, function};
+    return pool_alloc(pool, size, &site);
+}
+
+void *nv_pool_calloc_at(nv_pool_t *pool, size_t nmemb, size_t size, const char *file,
+                        int line, const char *function)
+{
+    site_t site = {file, line, function};
+    return pool_calloc(pool, nmemb, size, &site);
+}
+
+void *nv_pool_realloc_at(nv_pool_t *pool, void *ptr, size_t size, const char *file,
+                         int line, const char *function)
+{
+    site_t site = {file, line, function};
+    return pool_realloc(pool, ptr, size, &site);
+}
+
+void *nv_pool_align_at(nv_pool_t *pool, size_t size, size_t alignment, const char *file,
+                       int line, const char *function)
+{
+    site_t site = {file, line, function};
+    return pool_align(pool, size, alignment, &site);
+}
+
+void *nv_pool_align_array_at(nv_pool_t *pool, size_t nmemb, size_t size,
+                             size_t alignment, const char *file, int line,
+                             const char *function)
+{
+    site_t site = {file, line, function};
+    return pool_align_array(pool, nmemb, size, alignment, &site);
+}
+
+/* ======================================================================== */
+/* Walking                                                                  */
+/* ======================================================================== */
+
+/* Visits every chunk of `block` in address order; stops (returning 0) at a
+ * header that cannot be walked past, after reporting it. */
+typedef int (*chunk_visitor_t)(nv_pool_t *pool, nv_pool_block_t *block,
+                               nv_pool_chunk_t *chunk, void *context);
+
+static int walk_block(checker_t *check, nv_pool_block_t *block, chunk_visitor_t visit,
+                      void *context)
+{
+    nv_pool_t *pool = check->pool;
+    char *at = block->start;
+    char *top = block_top(pool, block);
+    while (at < top) {
+        nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
+        int known = chunk->tag == pool->live_tag || chunk->tag == pool->free_tag ||
+                    chunk->tag == pool->quarantine_tag;
+        if (!known || chunk->span == 0 || span_bytes(chunk->span) > (size_t)(top - at)) {
+            report(check, NULL, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
+                   -(long)NV_POOL_PREFIX,
+                   "a chunk header in a block was overwritten; the rest of the block "
+                   "cannot be walked");
+            return 0;
+        }
+        if (visit && !visit(pool, block, chunk, context))
+            return 0;
+        at += span_bytes(chunk->span);
+    }
+    return 1;
+}
+
+/* Checks every live chunk's redzones (reset, destroy). */
+static int guard_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
+                         void *context)
+{
+    (void)pool;
+    (void)block;
+    if (chunk->tag == pool->live_tag)
+        check_chunk_guards((checker_t *)context, chunk, chunk_limit(chunk, NULL));
+    return 1;
+}
+
+static void check_all_guards(nv_pool_t *pool, const char *operation)
+{
+    checker_t check = {pool, operation, 1, 0};
+    nv_pool_block_t *block;
+    size_t i;
+    if (!NV_POOL_HARDENING)
+        return;
+    for (block = pool->blocks; block; block = block->next)
+        walk_block(&check, block, guard_visitor, &check);
+    for (i = 0; i < pool->large_capacity; i++) {
+        nv_pool_large_t *large = pool->large_slots[i];
+        if (large)
+            check_chunk_guards(&check, user_chunk(large->user), chunk_limit(NULL, large));
+    }
+}
+
+/* ======================================================================== */
+/* Creation, reset, destruction                                             */
+/* ======================================================================== */
+
+static uint64_t random_secret(const void *salt)
+{
+    uint64_t secret = 0;
+    if (getrandom(&secret, sizeof secret, GRND_NONBLOCK) != (ssize_t)sizeof secret) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        ssize_t got = fd >= 0 ? read(fd, &secret, sizeof secret) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (got != (ssize_t)sizeof secret) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            secret = mix64((uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32) ^
+                           (uint64_t)(uintptr_t)salt);
+        }
+    }
+    return secret;
+}
+
+/* Derives this epoch's chunk tags: distinct, non-zero, unguessable. */
+static void set_epoch_tags(nv_pool_t *pool)
+{
+    uint64_t a = mix64(pool->secret + 0x632be59bd9b4e019ull * (pool->epoch + 1));
+    uint64_t b = mix64(a);
+    pool->live_tag = (uint32_t)a | 1u;
+    pool->free_tag = (uint32_t)(a >> 32) | 1u;
+    pool->quarantine_tag = (uint32_t)b | 1u;
+    if (pool->free_tag == pool->live_tag)
+        pool->free_tag ^= 2u;
+    while (pool->quarantine_tag == pool->live_tag || pool->quarantine_tag == pool->free_tag)
+        pool->quarantine_tag += 4u;
+}
+
+static int config_valid(const nv_pool_config_t *c)
+{
+    if (c->max_size != 0 && c->initial_size > c->max_size) {
+        nv_log_error("nv_pool_create: initial_size (%zu) is larger than max_size (%zu)",
+                     c->initial_size, c->max_size);
+        return 0;
+    }
+    if (c->max_size != 0 && c->min_size > c->max_size) {
+        nv_log_error("nv_pool_create: min_size (%zu) is larger than max_size (%zu)",
+                     c->min_size, c->max_size);
+        return 0;
+    }
+    if (c->initial_size > SIZE_MAX / 2) {
+        nv_log_error("nv_pool_create: initial_size (%zu) is too large to round",
+                     c->initial_size);
+        return 0;
+    }
+    if (c->min_size > SIZE_MAX / 4) {
+        nv_log_error("nv_pool_create: min_size (%zu) is too large to round", c->min_size);
+        return 0;
+    }
+    if (c->backend && (!c->backend->alloc || !c->backend->release)) {
+        nv_log_error("nv_pool_create: backend needs both alloc and release");
+        return 0;
+    }
+    return 1;
+}
+
+static int env_passthrough(void)
+{
+    const char *value = getenv("NV_POOL_PASSTHROUGH");
+    return value && value[0] != '\0' && strcmp(value, "0") != 0;
+}
+
+nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
+{
+    static const nv_pool_config_t defaults = NV_POOL_CONFIG_DEFAULT;
+    const nv_pool_config_t *c = config ? config : &defaults;
+    const nv_pool_backend_t *backend;
+    nv_pool_t *pool;
+
+    if (!config_valid(c))
+        return NULL;
+    backend = c->backend ? c->backend : &nv_pool_backend_malloc;
+    pool = (nv_pool_t *)backend->alloc(backend->context, sizeof *pool);
+    if (!pool) {
+        nv_log_error("nv_pool_create: backend could not supply %zu bytes for the pool",
+                     sizeof *pool);
+        return NULL;
+    }
+    memset(pool, 0, sizeof *pool);
+    pool->backend = *backend;
+    pool->held = sizeof *pool;
+    pool->initial_size = c->initial_size;
+    pool->max_size = c->max_size;
+    pool->min_size = c->min_size ? c->min_size : NV_POOL_DEFAULT_MIN_SIZE;
+    pool->auto_extend = c->auto_extend != 0;
+    pool->zero_clear = c->zero_clear != 0;
+    pool->stats_on = c->enable_stats != 0;
+    pool->passthrough = c->passthrough != 0 || env_passthrough();
+    pool->next_block_size = pool->min_size;
+    snprintf(pool->name, sizeof pool->name, "%s", c->name ? c->name : "pool");
+#if NV_POOL_VALGRIND
+    pool->on_valgrind = track_running_on_valgrind();
+#endif
+    pool->secret = random_secret(pool);
+    set_epoch_tags(pool);
+    track_pool_create(pool);
+
+    if (pool->max_size != 0 && pool->held > pool->max_size) {
+        nv_log_error("nv_pool_create: max_size (%zu) is below the pool's own %zu bytes",
+                     pool->max_size, pool->held);
+        nv_pool_destroy(pool);
+        return NULL;
+    }
+    if (c->initial_size > 0 && !pool->passthrough) {
+        size_t size = round_up16(c->initial_size);
+        size_t floor = BLOCK_HEADER_BYTES + span_bytes(NV_POOL_PREFIX_SPAN + 1 + NV_POOL_SUFFIX_SPAN);
+        size_t index_bytes = 8 * sizeof(void *);
+        nv_pool_block_t *block;
+        if (size < floor)
+            size = floor;
+        /* The pool's own bookkeeping counts against max_size; an initial
+         * block as large as max_size is trimmed to what fits. */
+        if (pool->max_size != 0 && !within_budget(pool, size + index_bytes)) {
+            size = pool->max_size > pool->held + index_bytes
+                       ? (pool->max_size - pool->held - index_bytes) & ~(size_t)15
+                       : 0;
+            if (size < floor) {
+                nv_log_error("nv_pool_create: max_size (%zu) leaves no room for an "
+                             "initial block",
+                             pool->max_size);
+                nv_pool_destroy(pool);
+                return NULL;
+            }
+        }
+        block = block_new(pool, size);
+        if (!block) {
+            nv_log_error("nv_pool_create: backend could not supply the initial %zu-byte "
+                         "block",
+                         size);
+            nv_pool_destroy(pool);
+            return NULL;
+        }
+        pool->next_block_size = size < pool->min_size ? pool->min_size : size;
+        set_current(pool, block);
+    }
+    return pool;
+}
+
+nv_pool_t *nv_pool_create_default(void)
+{
+    return nv_pool_create(NULL);
+}
+
+/* Blocks an auto-extending pool keeps on reset/compact: creation order, while
+ * their sizes add up to at most initial_size. A fixed pool keeps all. */
+static void release_blocks_beyond_initial(nv_pool_t *pool, int only_empty)
+{
+    nv_pool_block_t *block = pool->blocks, *next;
+    size_t kept = 0;
+    if (!pool->auto_extend)
+        return;
+    for (; block; block = next) {
+        next = block->next;
+        if (kept + block->size <= pool->initial_size && kept + block->size >= kept) {
+            kept += block->size;
+            continue;
+        }
+        if (!only_empty || block_top(pool, block) == block->start)
+            block_release(pool, block);
+    }
+}
+
+static void release_all_large(nv_pool_t *pool)
+{
+    size_t i;
+    for (i = 0; i < pool->large_capacity; i++) {
+        nv_pool_large_t *large = pool->large_slots[i];
+        if (large) {
+            pool->large_slots[i] = NULL;
+            backend_put(pool, large->base, large->size);
+        }
+    }
+    pool->large_count = 0;
+}
+
+void nv_pool_reset(nv_pool_t *pool)
+{
+    nv_pool_block_t *block;
+    if (!pool) {
+        nv_log_error("nv_pool_reset: NULL pool");
+        return;
+    }
+    sync_current(pool);
+    check_all_guards(pool, "nv_pool_reset");
+    track_pool_trim(pool);
+    release_all_large(pool);
+    release_blocks_beyond_initial(pool, 0);
+    for (block = pool->blocks; block; block = block->next) {
+        block->current = block->start;
+        block->used = 0;
+        track_noaccess(pool, block->start, (size_t)(block->end - block->start));
+    }
+    pool->current = NULL;
+    set_current(pool, pool->blocks);
+    bins_clear(pool);
+    pool->used = 0;
+    pool->live_count = 0;
+    pool->epoch++;
+    set_epoch_tags(pool);
+    if (pool->stats_on)
+        pool->stats.resets++;
+}
+
+void nv_pool_destroy(nv_pool_t *pool)
+{
+    nv_pool_backend_t backend;
+    if (!pool)
+        return;
+    sync_current(pool);
+    check_all_guards(pool, "nv_pool_destroy");
+    if (NV_POOL_SITES && pool->live_count > 0)
+        nv_pool_leak_report(pool, NULL);
+    track_pool_destroy(pool);
+    release_all_large(pool);
+    while (pool->blocks)
+        block_release(pool, pool->blocks);
+    if (pool->block_index)
+        backend_put(pool, pool->block_index, pool->block_index_capacity * sizeof(void *));
+    if (pool->large_slots)
+        backend_put(pool, pool->large_slots, pool->large_capacity * sizeof(void *));
+    backend = pool->backend;
+    backend.release(backend.context, pool, sizeof *pool);
+}
+
+/* ======================================================================== */
+/* Growing and shrinking                                                    */
+/* ======================================================================== */
+
+int nv_pool_extend(nv_pool_t *pool, size_t size)
+{
+    size_t bytes;
+    nv_pool_block_t *block;
+    if (!pool) {
+        nv_log_error("nv_pool_extend: NULL pool");
+        return NV_ERROR;
+    }
+    if (size == 0) {
+        nv_log_error("nv_pool_extend: pool '%s': size 0", pool->name);
+        return NV_ERROR;
+    }
+    bytes = block_bytes_for(round_up16(size), 0);
+    if (size > SIZE_MAX - NV_POOL_GRANULE || bytes == 0) {
+        nv_log_error("nv_pool_extend: pool '%s': size %zu overflows", pool->name, size);
+        return NV_ERROR;
+    }
+    if (bytes < pool->min_size)
+        bytes = round_up16(pool->min_size);
+    if (!within_budget(pool, bytes + (pool->block_count == pool->block_index_capacity
+                                          ? (pool->block_index_capacity ? pool->block_index_capacity * 2 : 8) * sizeof(void *)
+                                          : 0))) {
+        nv_log_error("nv_pool_extend: pool '%s': %zu more bytes would pass max_size (%zu)",
+                     pool->name, bytes, pool->max_size);
+        return NV_ERROR;
+    }
+    block = block_new(pool, bytes);
+    if (!block) {
+        nv_log_error("nv_pool_extend: pool '%s': backend refused %zu bytes", pool->name,
+                     bytes);
+        return NV_ENOMEM;
+    }
+    if (!pool->current || (size_t)(pool->bump_end - pool->bump) < (size_t)(block->end - block->start))
+        set_current(pool, block);
+    return NV_OK;
+}
+
+/* Any live chunk in the block? (free and quarantined chunks do not count) */
+static int live_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
+                        void *context)
+{
+    (void)block;
+    if (chunk->tag == pool->live_tag) {
+        *(int *)context = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static int block_has_live(nv_pool_t *pool, nv_pool_block_t *block)
+{
+    checker_t check = {pool, "nv_pool_shrink", 0, 0};
+    int live = 0;
+    if (!walk_block(&check, block, live_visitor, &live) && !live)
+        return 1; /* unwalkable: keep it rather than guess */
+    return live;
+}
+
+/* Re-files every free chunk of every block (after blocks went away). */
+static int refile_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
+                          void *context)
+{
+    (void)block;
+    (void)context;
+    if (chunk->tag == pool->free_tag)
+        bin_push(pool, chunk);
+    return 1;
+}
+
+static void rebuild_bins(nv_pool_t *pool)
+{
+    checker_t check = {pool, "nv_pool_compact", 0, 0};
+    nv_pool_block_t *block;
+    bins_clear(pool);
+    for (block = pool->blocks; block; block = block->next)
+        walk_block(&check, block, refile_visitor, NULL);
+}
+
+int nv_pool_shrink(nv_pool_t *pool, size_t size)
+{
+    size_t released = 0;
+    int changed = 0;
+    if (!pool) {
+        nv_log_error("nv_pool_shrink: NULL pool");
+        return NV_ERROR;
+    }
+    sync_current(pool);
+    while (released < size) {
+        /* Newest empty block first: older blocks are the warm ones. */
+        nv_pool_block_t *block, *victim = NULL;
+        for (block = pool->blocks; block; block = block->next)
+            if (!block_has_live(pool, block))
+                victim = block;
+        if (!victim)
+            break;
+        released += victim->size;
+        block_release(pool, victim);
+        changed = 1;
+    }
+    if (changed) {
+        rebuild_bins(pool);
+        if (!pool->current && pool->blocks) {
+            nv_pool_block_t *last = pool->blocks;
+            while (last->next)
+                last = last->next;
+            set_current(pool, last);
+        }
+    }
+    return NV_OK;
+}
+
+/* Merges runs of free chunks in one block; a run reaching the top gives its
+ * space back to the tail. */
+static void compact_block(nv_pool_t *pool, nv_pool_block_t *block)
+{
+    char *at = block->start;
+    char *top = block_top(pool, block);
+    nv_pool_chunk_t *run = NULL;
+    while (at < top) {
+        nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
+        size_t bytes = span_bytes(chunk->span);
+        if (chunk->tag == pool->free_tag) {
+            if (run && (size_t)run->span + chunk->span <= UINT32_MAX) {
+                run->span += chunk->span;
+                /* The absorbed header becomes freed content. */
+                fill_freed(pool, (unsigned char *)chunk,
+                           (unsigned char *)chunk + NV_POOL_HEADER_BYTES);
+            } else {
+                run = chunk;
+            }
+        } else {
+            run = NULL;
+        }
+        at += bytes;
+    }
+    if (run && (char *)run + span_bytes(run->span) == top) {
+        track_noaccess(pool, run, span_bytes(run->span));
+        block_set_top(pool, block, (char *)run);
+    }
+}
+
+int nv_pool_compact(nv_pool_t *pool)
+{
+    nv_pool_block_t *block;
+    checker_t check;
+    if (!pool) {
+        nv_log_error("nv_pool_compact: NULL pool");
+        return NV_ERROR;
+    }
+    sync_current(pool);
+    check.pool = pool;
+    check.operation = "nv_pool_compact";
+    check.to_handler = 1;
+    check.problems = 0;
+    for (block = pool->blocks; block; block = block->next) {
+        if (!walk_block(&check, block, NULL, NULL))
+            return NV_ECORRUPT;
+    }
+    for (block = pool->blocks; block; block = block->next)
+        compact_block(pool, block);
+    release_blocks_beyond_initial(pool, 1);
+    if (!pool->current && pool->blocks)
+        set_current(pool, pool->blocks);
+    rebuild_bins(pool);
+    return NV_OK;
+}
+
+/* ======================================================================== */
+/* Queries and statistics                                                   */
+/* ======================================================================== */
+
+size_t nv_pool_get_size(nv_pool_t *pool)
+{
+    return pool ? pool->held : 0;
+}
+
+size_t nv_pool_get_used(nv_pool_t *pool)
+{
+    return pool ? pool->used : 0;
+}
+
+/* Free bytes: block tails plus free chunks; also the largest free extent. */
+static size_t free_bytes(nv_pool_t *pool, size_t *largest)
+{
+    size_t total = 0, best = 0;
+    nv_pool_block_t *block;
+    unsigned i;
+    for (block = pool->blocks; block; block = block->next) {
+        size_t tail = (size_t)(block->end - block_top(pool, block));
+        total += tail;
+        if (tail > best)
+            best = tail;
+    }
+    for (i = 0; i < NV_POOL_EXACT_BINS + NV_POOL_RANGE_BINS; i++) {
+        nv_pool_chunk_t *chunk =
+            i < NV_POOL_EXACT_BINS ? pool->exact_bins[i] : pool->range_bins[i - NV_POOL_EXACT_BINS];
+        for (; chunk; chunk = chunk->u.next_free) {
+            size_t bytes = span_bytes(chunk->span);
+            total += bytes;
+            if (bytes > best)
+                best = bytes;
+        }
+    }
+    if (largest)
+        *largest = best;
+    return total;
+}
+
+size_t nv_pool_get_free(nv_pool_t *pool)
+{
+    return pool ? free_bytes(pool, NULL) : 0;
+}
+
+int nv_pool_is_empty(nv_pool_t *pool)
+{
+    return pool ? pool->live_count == 0 : 0;
+}
+
+/* Mirrors alloc_chunk's decisions for a 1-byte request without changing
+ * anything. */
+int nv_pool_is_full(nv_pool_t *pool)
+{
+    uint32_t span = request_span(1);
+    nv_pool_block_t *block;
+    if (!pool)
+        return 0;
+    if (pool->passthrough) {
+        size_t total = LARGE_NODE_BYTES + NV_POOL_PREFIX + NV_POOL_GRANULE + NV_POOL_BACK_REDZONE_MIN;
+        size_t table = (pool->large_count + 1) * 2 <= pool->large_capacity
+                           ? 0
+                           : (pool->large_capacity ? pool->large_capacity * 2 : 16) * sizeof(void *);
+        return !within_budget(pool, total + table);
+    }
+    if ((pool->exact_mask & ~(((uint64_t)1 << span) - 1)) || pool->range_mask)
+        return 0;
+    for (block = pool->blocks; block; block = block->next)
+        if ((size_t)(block->end - block_top(pool, block)) >= span_bytes(span))
+            return 0;
+    if (pool->auto_extend && next_block_size(pool, block_bytes_for(span_bytes(span), 0)) != 0)
+        return 0;
+    return 1;
+}
+
+void nv_pool_get_stats(nv_pool_t *pool, nv_pool_stats_t *stats)
+{
+    size_t largest = 0;
+    if (!stats)
+        return;
+    if (!pool) {
+        memset(stats, 0, sizeof *stats);
+        return;
+    }
+    *stats = pool->stats;
+    stats->size = pool->held;
+    stats->used = pool->used;
+    stats->free = free_bytes(pool, &largest);
+    stats->live_allocations = pool->live_count;
+    stats->blocks = pool->block_count;
+    stats->large_allocations = pool->large_count;
+    stats->overhead = pool->held - pool->used - stats->free;
+    stats->fragmentation =
+        stats->free ? (double)(stats->free - largest) / (double)stats->free : 0.0;
+}
+
+void nv_pool_reset_stats(nv_pool_t *pool)
+{
+    if (!pool)
+        return;
+    memset(&pool->stats, 0, sizeof pool->stats);
+    pool->stats.peak_used = pool->used;
+}
+
+void nv_pool_print_stats_to(nv_pool_t *pool, FILE *out)
+{
+    nv_pool_stats_t s;
+    if (!out)
+        return;
+    if (!pool) {
+        fprintf(out, "nv_pool: (null pool)\n");
+        return;
+    }
+    nv_pool_get_stats(pool, &s);
+    fprintf(out,
+            "nv_pool '%s' statistics%s\n"
+            "  size               %zu bytes\n"
+            "  used               %zu bytes\n"
+            "  free               %zu bytes\n"
+            "  overhead           %zu bytes\n"
+            "  peak used          %zu bytes\n"
+            "  live allocations   %zu\n"
+            "  blocks             %zu\n"
+            "  large allocations  %zu\n"
+            "  fragmentation      %.3f\n"
+            "  allocations        %llu\n"
+            "  frees              %llu\n"
+            "  reallocations      %llu\n"
+            "  resets             %llu\n"
+            "  failed allocations %llu\n",
+            pool->name, pool->stats_on ? "" : " (counters off: enable_stats = 0)", s.size,
+            s.used, s.free, s.overhead, s.peak_used, s.live_allocations, s.blocks,
+            s.large_allocations, s.fragmentation, (unsigned long long)s.allocations,
+            (unsigned long long)s.frees, (unsigned long long)s.reallocations,
+            (unsigned long long)s.resets, (unsigned long long)s.failed_allocations);
+}
+
+void nv_pool_print_stats(nv_pool_t *pool)
+{
+    nv_pool_print_stats_to(pool, stdout);
+}
+
+static void print_chunk_site(FILE *out, const nv_pool_chunk_t *chunk)
+{
+#if NV_POOL_SITES
+    if (chunk->file) {
+        fprintf(out, " at %s:%ld (%s)", chunk->file, chunk->line,
+                chunk->function ? chunk->function : "?");
+        return;
+    }
+#else
+    (void)chunk;
+#endif
+    (void)out;
+}
+
+static int dump_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
+                        void *context)
+{
+    FILE *out = (FILE *)context;
+    (void)block;
+    if (chunk->tag == pool->live_tag) {
+        fprintf(out, "    live  %p  %zu bytes", (void *)chunk_user(chunk),
+                chunk->u.requested);
+        print_chunk_site(out, chunk);
+        fputc('\n', out);
+    } else if (chunk->tag == pool->quarantine_tag) {
+        fprintf(out, "    quarantined  %p  (%zu-byte chunk)\n", (void *)chunk_user(chunk),
+                span_bytes(chunk->span));
+    }
+    return 1;
+}
+
+void nv_pool_dump_to(nv_pool_t *pool, FILE *out)
+{
+    checker_t check;
+    nv_pool_block_t *block;
+    size_t i, n = 0;
+    if (!out)
+        return;
+    if (!pool) {
+        fprintf(out, "nv_pool: (null pool)\n");
+        return;
+    }
+    sync_current(pool);
+    check.pool = pool;
+    check.operation = "nv_pool_dump";
+    check.to_handler = 0;
+    check.problems = 0;
+    fprintf(out,
+            "nv_pool '%s' at %p: size %zu, used %zu, %zu live, %zu blocks, %zu large, "
+            "%s%s%s\n",
+            pool->name, (void *)pool, pool->held, pool->used, pool->live_count,
+            pool->block_count, pool->large_count,
+            pool->auto_extend ? "auto-extend" : "fixed",
+            NV_POOL_HARDENING ? ", hardened" : "", pool->passthrough ? ", passthrough" : "");
+    for (block = pool->blocks; block; block = block->next, n++) {
+        fprintf(out, "  block %zu at %p: %zu bytes, %zu carved, %zu tail%s\n", n,
+                (void *)block, block->size, (size_t)(block_top(pool, block) - block->start),
+                (size_t)(block->end - block_top(pool, block)),
+                block == pool->current ? " (current)" : "");
+        walk_block(&check, block, dump_visitor, out);
+    }
+    for (i = 0; i < pool->large_capacity; i++) {
+        nv_pool_large_t *large = pool->large_slots[i];
+        if (large) {
+            fprintf(out, "  large at %p: %zu bytes held, %zu requested", (void *)large->user,
+                    large->size, user_chunk(large->user)->u.requested);
+            print_chunk_site(out, user_chunk(large->user));
+            fputc('\n', out);
+        }
+    }
+}
+
+void nv_pool_dump(nv_pool_t *pool)
+{
+    nv_pool_dump_to(pool, stdout);
+}
+
+/* ======================================================================== */
+/* Validation and leak reports                                              */
+/* ======================================================================== */
+
+typedef struct tally_s {
+    checker_t *check;
+    size_t used;
+    size_t live;
+    size_t free_chunks;
+} tally_t;
+
+static int tally_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
+                         void *context)
+{
+    tally_t *tally = (tally_t *)context;
+    (void)block;
+    if (chunk->tag == pool->live_tag) {
+        tally->used += chunk->u.requested;
+        tally->live++;
+        if (span_bytes(chunk->span) < NV_POOL_PREFIX + chunk->u.requested)
+            report(tally->check, chunk, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
+                   -(long)NV_POOL_PREFIX, "a live chunk's size does not fit its span");
+        else
+            check_chunk_guards(tally->check, chunk, chunk_limit(chunk, NULL));
+    } else if (chunk->tag == pool->free_tag) {
+        tally->free_chunks++;
+        check_freed_chunk(tally->check, chunk);
+    }
+    return 1;
+}
+
+/* Every chunk on a list must be a free chunk inside a block, in its bin. */
+static size_t check_bins(checker_t *check, size_t expected)
+{
+    nv_pool_t *pool = check->pool;
+    size_t seen = 0;
+    unsigned i;
+    for (i = 0; i < NV_POOL_EXACT_BINS + NV_POOL_RANGE_BINS; i++) {
+        int exact = i < NV_POOL_EXACT_BINS;
+        nv_pool_chunk_t *chunk = exact ? pool->exact_bins[i] : pool->range_bins[i - NV_POOL_EXACT_BINS];
+        int flagged = exact ? (pool->exact_mask >> i) & 1
+                            : (pool->range_mask >> (i - NV_POOL_EXACT_BINS)) & 1;
+        if ((chunk != NULL) != flagged)
+            report(check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
+                   "a free-list bitmap disagrees with its list");
+        for (; chunk; chunk = chunk->u.next_free) {
+            nv_pool_block_t *block = block_find(pool, chunk);
+            if (!block || (char *)chunk >= block_top(pool, block) ||
+                chunk->tag != pool->free_tag ||
+                (exact ? chunk->span != i : floor_log2(chunk->span) != i - NV_POOL_EXACT_BINS)) {
+                report(check, NULL, chunk, NV_POOL_CORRUPT_POOL_STATE, 0,
+                       "a free list holds something that is not a free chunk of its size");
+                break;
+            }
+            if (++seen > expected) {
+                report(check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
+                       "the free lists hold more chunks than the blocks (a cycle?)");
+                return seen;
+            }
+        }
+    }
+    return seen;
+}
+
+static size_t pool_check(nv_pool_t *pool, const char *operation, int to_handler)
+{
+    checker_t check;
+    tally_t tally;
+    nv_pool_block_t *block;
+    size_t blocks = 0, bytes, i, large = 0;
+    int current_found = pool->current == NULL;
+
+    check.pool = pool;
+    check.operation = operation;
+    check.to_handler = to_handler;
+    check.problems = 0;
+    memset(&tally, 0, sizeof tally);
+    tally.check = &check;
+    sync_current(pool);
+    bytes = sizeof *pool + pool->block_index_capacity * sizeof(void *) +
+            pool->large_capacity * sizeof(void *);
+
+    for (block = pool->blocks; block; block = block->next) {
+        if (++blocks > pool->block_count)
+            break;
+        if (block == pool->current)
+            current_found = 1;
+        if (block->start != (char *)block + BLOCK_HEADER_BYTES ||
+            block->end > (char *)block + block->size || block->current < block->start ||
+            block->current > block->end || block_find(pool, block->start) != block) {
+            report(&check, NULL, block, NV_POOL_CORRUPT_POOL_STATE, 0,
+                   "a block header is inconsistent");
+            continue;
+        }
+        bytes += block->size;
+        walk_block(&check, block, tally_visitor, &tally);
+    }
+    if (blocks != pool->block_count || !current_found)
+        report(&check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
+               "the block list, block index and current block disagree");
+    for (i = 0; i < pool->large_capacity; i++) {
+        nv_pool_large_t *node = pool->large_slots[i];
+        nv_pool_chunk_t *chunk;
+        if (!node)
+            continue;
+        large++;
+        bytes += node->size;
+        chunk = user_chunk(node->user);
+        if (chunk->tag != pool->live_tag || chunk->span != 0 ||
+            chunk->u.requested > node->capacity) {
+            report(&check, NULL, node->user, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
+                   "the header of a large allocation was overwritten");
+            continue;
+        }
+        tally.used += chunk->u.requested;
+        tally.live++;
+        check_chunk_guards(&check, chunk, chunk_limit(NULL, node));
+    }
+    check_bins(&check, tally.free_chunks);
+    if (large != pool->large_count)
+        report(&check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
+               "the large-allocation count is wrong");
+    if (tally.used != pool->used || tally.live != pool->live_count)
+        report(&check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
+               "used bytes or live count disagree with the chunks");
+    if (bytes != pool->held)
+        report(&check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
+               "the size held disagrees with blocks and large allocations");
+    if (pool->stats_on && pool->stats.peak_used < pool->used)
+        report(&check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
+               "peak_used is below used");
+    return check.problems;
+}
+
+void nv_pool_validate(nv_pool_t *pool)
+{
+    if (!pool) {
+        nv_log_error("nv_pool_validate: NULL pool");
+        return;
+    }
+    pool_check(pool, "nv_pool_validate", 1);
+}
+
+size_t nv_pool_validate_count(nv_pool_t *pool)
+{
+    if (!pool) {
+        nv_log_error("nv_pool_validate_count: NULL pool");
+        return 1;
+    }
+    return pool_check(pool, "nv_pool_validate_count", 0);
+}
+
+typedef struct leak_out_s {
+    FILE *out;
+    size_t count;
+    const char *pool_name;
+} leak_out_t;
+
+static void leak_line(leak_out_t *leaks, nv_pool_chunk_t *chunk)
+{
+    const char *file = NULL, *function = NULL;
+    long line = 0;
+#if NV_POOL_SITES
+    file = chunk->file;
+    function = chunk->function;
+    line = chunk->line;
+#endif
+    leaks->count++;
+    if (leaks->out) {
+        fprintf(leaks->out, "nv_pool '%s': leak: %zu bytes at %p", leaks->pool_name,
+                chunk->u.requested, (void *)chunk_user(chunk));
+        if (file)
+            fprintf(leaks->out, " allocated at %s:%ld (%s)", file, line,
+                    function ? function : "?");
+        fputc('\n', leaks->out);
+    } else if (file) {
+        nv_log_error("nv_pool '%s': leak: %zu bytes at %p allocated at %s:%ld (%s)",
+                     leaks->pool_name, chunk->u.requested, (void *)chunk_user(chunk), file,
+                     line, function ? function : "?");
+    } else {
+        nv_log_error("nv_pool '%s': leak: %zu bytes at %p (site not recorded)",
+                     leaks->pool_name, chunk->u.requested, (void *)chunk_user(chunk));
+    }
+}
+
+static int leak_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
+                        void *context)
+{
+    (void)block;
+    if (chunk->tag == pool->live_tag)
+        leak_line((leak_out_t *)context, chunk);
+    return 1;
+}
+
+size_t nv_pool_leak_report(nv_pool_t *pool, FILE *out)
+{
+    leak_out_t leaks;
+    checker_t check;
+    nv_pool_block_t *block;
+    size_t i;
+    if (!pool) {
+        nv_log_error("nv_pool_leak_report: NULL pool");
+        return 0;
+    }
+    sync_current(pool);
+    leaks.out = out;
+    leaks.count = 0;
+    leaks.pool_name = pool->name;
+    check.pool = pool;
+    check.operation = "nv_pool_leak_report";
+    check.to_handler = 0;
+    check.problems = 0;
+    for (block = pool->blocks; block; block = block->next)
+        walk_block(&check, block, leak_visitor, &leaks);
+    for (i = 0; i < pool->large_capacity; i++)
+        if (pool->large_slots[i])
+            leak_line(&leaks, user_chunk(pool->large_slots[i]->user));
+    return leaks.count;
+}
