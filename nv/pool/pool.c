@@ -42,7 +42,9 @@ _Static_assert(sizeof(nv_pool_large_t) <= LARGE_NODE_BYTES, "large node fits");
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NOINLINE __attribute__((noinline))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 #else
+#define ALWAYS_INLINE inline
 #define LIKELY(x) (x)
 #define UNLIKELY(x) (x)
 #define NOINLINE
@@ -235,26 +237,99 @@ static char *chunk_limit(nv_pool_chunk_t *chunk, const nv_pool_large_t *large)
 }
 
 #if NV_POOL_HARDENING
+_Static_assert(NV_POOL_FRONT_REDZONE == 16, "the fast paths write the front redzone as two words");
+/* Per-chunk canary key: the pool secret mixed with the chunk's address (an
+ * odd multiplier keeps distinct addresses distinct). */
 static inline uint64_t chunk_key(const nv_pool_t *pool, const void *chunk)
 {
-    return mix64(pool->secret ^ (uint64_t)(uintptr_t)chunk);
+    return pool->secret ^ ((uint64_t)(uintptr_t)chunk * 0x9e3779b97f4a7c15ull);
 }
 
+/* The canary byte at `at`: byte (at mod 8) of the key as it lies in memory,
+ * so an 8-aligned word of canary is the key itself. */
 static inline unsigned char canary_byte(uint64_t key, const unsigned char *at)
 {
-    return (unsigned char)(key >> (((uintptr_t)at & 7u) * 8u));
+    unsigned char bytes[8];
+    memcpy(bytes, &key, sizeof bytes);
+    return bytes[(uintptr_t)at & 7u];
 }
 
-/* Plain byte loops: the region is open to the tools while they run, and
- * memset/memcmp would be intercepted by ASan anyway. */
+/* Redzone words. `to` is always 8-aligned (chunk ends are 16-aligned). */
+static inline void canary_store(uint64_t key, unsigned char *from, unsigned char *to)
+{
+    for (; ((uintptr_t)from & 7u) != 0 && from < to; from++)
+        *from = canary_byte(key, from);
+    for (; from < to; from += 8)
+        memcpy(from, &key, 8);
+}
+
+/* Word-at-a-time back redzone for the fast paths: the 8-aligned word that
+ * holds the first canary byte is merged with the caller's bytes in front of
+ * it (their values are kept), then whole words follow. Little-endian: the
+ * lower address is the lower byte of a word. The caller's bytes in that
+ * word must be readable to the tools (fast paths: ASan only). */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "canary words assume little-endian");
+
+static inline uint64_t low_bytes_mask(uintptr_t at)
+{
+    unsigned shift = (unsigned)(at & 7u) * 8u;
+    return shift ? (~(uint64_t)0 >> (64u - shift)) : 0;
+}
+
+static inline void back_canary_store(uint64_t key, unsigned char *from, unsigned char *to)
+{
+    unsigned char *word_at = (unsigned char *)((uintptr_t)from & ~(uintptr_t)7);
+    uint64_t keep = low_bytes_mask((uintptr_t)from), word;
+    memcpy(&word, word_at, 8);
+    word = (word & keep) | (key & ~keep);
+    memcpy(word_at, &word, 8);
+    for (word_at += 8; word_at < to; word_at += 8)
+        memcpy(word_at, &key, 8);
+}
+
+static inline int back_canary_intact(uint64_t key, const unsigned char *from,
+                                     const unsigned char *to)
+{
+    const unsigned char *word_at = (const unsigned char *)((uintptr_t)from & ~(uintptr_t)7);
+    uint64_t keep = low_bytes_mask((uintptr_t)from), word, diff;
+    memcpy(&word, word_at, 8);
+    diff = (word ^ key) & ~keep;
+    for (word_at += 8; word_at < to; word_at += 8) {
+        memcpy(&word, word_at, 8);
+        diff |= word ^ key;
+    }
+    return diff == 0;
+}
+
+#define FREED_WORD (0x0101010101010101ull * NV_POOL_FILL_FREED)
+
+/* Freed-chunk fill over 16-aligned [from, to). */
+static inline void freed_store(unsigned char *from, unsigned char *to)
+{
+    uint64_t word = FREED_WORD;
+    for (; from < to; from += 8)
+        memcpy(from, &word, 8);
+}
+
+static inline int freed_intact(const unsigned char *from, const unsigned char *to)
+{
+    for (; from < to; from += 8) {
+        uint64_t word;
+        memcpy(&word, from, 8);
+        if (word != FREED_WORD)
+            return 0;
+    }
+    return 1;
+}
+
+/* The pool's own redzone and fill accesses: the region is opened to the
+ * tools around them. Reports use the byte loops below to name the first bad
+ * byte; memset/memcmp are avoided (ASan intercepts them). */
 static void canary_write(nv_pool_t *pool, const void *chunk, unsigned char *from,
                          unsigned char *to)
 {
-    uint64_t key = chunk_key(pool, chunk);
-    unsigned char *p;
     track_open(pool, from, (size_t)(to - from));
-    for (p = from; p < to; p++)
-        *p = canary_byte(key, p);
+    canary_store(chunk_key(pool, chunk), from, to);
     track_close(pool, from, (size_t)(to - from));
 }
 
@@ -275,10 +350,8 @@ static unsigned char *canary_find_damage(nv_pool_t *pool, const void *chunk,
 
 static void fill_freed(nv_pool_t *pool, unsigned char *from, unsigned char *to)
 {
-    unsigned char *p;
     track_open(pool, from, (size_t)(to - from));
-    for (p = from; p < to; p++)
-        *p = NV_POOL_FILL_FREED;
+    freed_store(from, to);
     track_close(pool, from, (size_t)(to - from));
 }
 
@@ -588,6 +661,7 @@ static void set_current(nv_pool_t *pool, nv_pool_block_t *block)
     pool->current = block;
     pool->bump = block ? block->current : NULL;
     pool->bump_end = block ? block->end : NULL;
+    pool->bump_start = block ? block->start : NULL;
 }
 
 /* Refreshes the current block's own fields from the pool's bump pointer. */
@@ -1032,34 +1106,115 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
     return user;
 }
 
-/* The fast path: the exact free list, else a bump in the current block. */
-static inline void *alloc_fast(nv_pool_t *pool, size_t size, const site_t *site)
+/* Hardened fast-path pieces: word-wise redzones; under ASan the region is
+ * unpoisoned around the pool's own access (the fast paths never run under
+ * Valgrind: fast_limit is 0 there). */
+#if NV_POOL_HARDENING
+static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
+                              unsigned char *user, size_t size, unsigned char *limit)
 {
-    if (LIKELY(pool != NULL && size <= NV_POOL_FAST_MAX && !pool->passthrough)) {
+    uint64_t key = chunk_key(pool, chunk);
+    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
+    memcpy(user - 16, &key, 8);
+    memcpy(user - 8, &key, 8);
+    back_canary_store(key, user + size, limit);
+    asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    asan_poison(user + size, (size_t)(limit - (user + size)));
+}
+
+static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
+                                     unsigned char *user, size_t size, unsigned char *limit)
+{
+    uint64_t key = chunk_key(pool, chunk), front0, front1;
+    int ok;
+    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
+    memcpy(&front0, user - 16, 8);
+    memcpy(&front1, user - 8, 8);
+    ok = ((front0 ^ key) | (front1 ^ key)) == 0 && back_canary_intact(key, user + size, limit);
+    asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    asan_poison(user + size, (size_t)(limit - (user + size)));
+    return ok;
+}
+
+static inline int freed_intact_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
+{
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+    int ok;
+    asan_unpoison(from, (size_t)(limit - from));
+    ok = freed_intact(from, limit);
+    asan_poison(from, (size_t)(limit - from));
+    return ok;
+}
+
+static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
+{
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+    asan_unpoison(from, (size_t)(limit - from));
+    freed_store(from, limit);
+    asan_poison(from, (size_t)(limit - from));
+}
+#else
+#define guard_fast(pool, chunk, user, size, limit) ((void)0)
+#define guards_intact_fast(pool, chunk, user, size, limit) 1
+#define freed_intact_fast(chunk, limit) 1
+#define freed_store_fast(chunk, limit) ((void)0)
+#endif
+
+/* Extras of an allocation the fast path made: counters, zeroing. */
+static NOINLINE void alloc_extras(nv_pool_t *pool, char *user, size_t size)
+{
+    if (pool->fast_flags & NV_POOL_FAST_STATS) {
+        pool->stats.allocations++;
+        if (pool->used > pool->stats.peak_used)
+            pool->stats.peak_used = pool->used;
+    }
+    if (pool->fast_flags & NV_POOL_FAST_ZERO)
+        memset(user, 0, size);
+}
+
+/* The fast path: the exact free list, else a bump in the current block.
+ * Everything unusual (no room, big sizes, Valgrind, damage) goes to
+ * alloc_slow, which repeats the checks with full reporting. */
+static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t *site)
+{
+    if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
         uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
                         NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
         size_t bytes = span_bytes(span);
-        nv_pool_chunk_t *chunk;
-        if (pool->exact_bins[span]) {
-            char *user = reuse_chunk(pool, exact_pop(pool, span), span, size, site,
-                                     "nv_pool_alloc");
-            if (LIKELY(user != NULL)) {
-                stats_note_alloc(pool);
-                return user;
-            }
+        nv_pool_chunk_t *chunk = pool->exact_bins[span];
+        char *user;
+        if (chunk) {
+            if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes)))
+                goto slow;
+            asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
+            pool->exact_bins[span] = chunk->u.next_free;
+            if (!chunk->u.next_free)
+                pool->exact_mask &= ~((uint64_t)1 << span);
         } else if (LIKELY((size_t)(pool->bump_end - pool->bump) >= bytes)) {
             chunk = (nv_pool_chunk_t *)pool->bump;
             pool->bump += bytes;
-            track_header(pool, chunk);
-            chunk->tag = pool->live_tag;
+            asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
             chunk->span = span;
-            chunk->u.requested = size;
-            pool->used += size;
-            pool->live_count++;
-            stats_note_alloc(pool);
-            return finish_chunk(pool, chunk, (char *)chunk + bytes, site);
+        } else {
+            goto slow;
         }
+        chunk->tag = pool->live_tag;
+        chunk->u.requested = size;
+        pool->used += size;
+        pool->live_count++;
+#if NV_POOL_SITES
+        chunk->file = site ? site->file : NULL;
+        chunk->line = site ? site->line : 0;
+        chunk->function = site ? site->function : NULL;
+#endif
+        user = chunk_user(chunk);
+        guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
+        asan_unpoison(user, size);
+        if (UNLIKELY(pool->fast_flags))
+            alloc_extras(pool, user, size);
+        return user;
     }
+slow:
     return alloc_slow(pool, size, NV_POOL_ALIGNMENT, site);
 }
 
@@ -1187,10 +1342,10 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
     owner->chunk->tag = pool->quarantine_tag;
 }
 
-int nv_pool_free(nv_pool_t *pool, void *ptr)
+static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
 {
     owner_t owner;
-    if (UNLIKELY(!pool)) {
+    if (!pool) {
         nv_log_error("nv_pool_free: NULL pool (pointer %p)", ptr);
         return NV_ERROR;
     }
@@ -1212,11 +1367,71 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
     return NV_OK;
 }
 
+/* Extras of a free the fast path made: counters, Valgrind. */
+static NOINLINE void free_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, int to_tail)
+{
+    if (pool->fast_flags & NV_POOL_FAST_STATS)
+        pool->stats.frees++;
+    if (pool->fast_flags & NV_POOL_FAST_VALGRIND) {
+        track_chunk_free(pool, chunk_user(chunk), 0);
+        if (to_tail)
+            track_noaccess(pool, chunk, NV_POOL_HEADER_BYTES);
+    }
+}
+
+/* The fast path: a live chunk of the current block whose redzones verify
+ * goes back to the tail (if last) or to its exact list. */
+int nv_pool_free(nv_pool_t *pool, void *ptr)
+{
+    /* fast_limit is 0 under Valgrind: its requests need the slow path. */
+    if (LIKELY(pool != NULL) && LIKELY(pool->fast_limit != 0)) {
+        /* Offset of the would-be chunk in the current block; bump >= start. */
+        size_t offset = (size_t)((uintptr_t)ptr - NV_POOL_PREFIX - (uintptr_t)pool->bump_start);
+        if (LIKELY(offset < (size_t)(pool->bump - pool->bump_start) && (offset & 15u) == 0)) {
+            nv_pool_chunk_t *chunk = user_chunk(ptr);
+            uint32_t tag;
+            /* `chunk` may be any bytes of the block until the tag matches. */
+#if NV_POOL_ASAN
+            track_peek(pool, &chunk->tag, &tag, sizeof tag);
+#else
+            tag = chunk->tag;
+#endif
+            if (LIKELY(tag == pool->live_tag)) {
+                size_t size = chunk->u.requested;
+                unsigned char *limit = (unsigned char *)chunk + span_bytes(chunk->span);
+                int to_tail;
+                if (UNLIKELY(chunk->span >= NV_POOL_EXACT_BINS ||
+                             !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
+                    return free_slow(pool, ptr);
+                pool->used -= size;
+                pool->live_count--;
+                asan_poison(ptr, size);
+                to_tail = (char *)limit == pool->bump;
+                if (to_tail) {
+                    asan_poison(chunk, NV_POOL_HEADER_BYTES);
+                    pool->bump = (char *)chunk;
+                } else {
+                    uint32_t span = chunk->span;
+                    chunk->tag = pool->free_tag;
+                    freed_store_fast(chunk, limit);
+                    chunk->u.next_free = pool->exact_bins[span];
+                    pool->exact_bins[span] = chunk;
+                    pool->exact_mask |= (uint64_t)1 << span;
+                }
+                if (UNLIKELY(pool->fast_flags))
+                    free_extras(pool, chunk, to_tail);
+                return NV_OK;
+            }
+        }
+    }
+    return free_slow(pool, ptr);
+}
+
 /* ======================================================================== */
 /* Public allocation functions                                              */
 /* ======================================================================== */
 
-static void *pool_alloc(nv_pool_t *pool, size_t size, const site_t *site)
+static ALWAYS_INLINE void *pool_alloc(nv_pool_t *pool, size_t size, const site_t *site)
 {
     return alloc_fast(pool, size, site);
 }
@@ -1582,9 +1797,13 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
     pool->passthrough = c->passthrough != 0 || env_passthrough();
     pool->next_block_size = pool->min_size;
     snprintf(pool->name, sizeof pool->name, "%s", c->name ? c->name : "pool");
-#if NV_POOL_VALGRIND
     pool->on_valgrind = track_running_on_valgrind();
-#endif
+    /* Valgrind needs every chunk described, passthrough needs every request
+     * to reach the backend: both take the slow paths only. */
+    pool->fast_limit = pool->on_valgrind || pool->passthrough ? 0 : NV_POOL_FAST_MAX + 1;
+    pool->fast_flags = (pool->stats_on ? NV_POOL_FAST_STATS : 0u) |
+                       (pool->zero_clear ? NV_POOL_FAST_ZERO : 0u) |
+                       (pool->on_valgrind ? NV_POOL_FAST_VALGRIND : 0u);
     pool->secret = random_secret(pool);
     set_epoch_tags(pool);
     track_pool_create(pool);

@@ -155,18 +155,20 @@ typedef struct nv_pool_large_s {
 #define NV_POOL_NAME_MAX 48
 
 struct nv_pool_s {
-    /* The fast path reads only these first fields. */
+    /* The fast paths read only these first fields. */
     char *bump;         /* next free byte of the current block */
     char *bump_end;     /* end of the current block */
+    char *bump_start;   /* start of the current block (first chunk) */
+    size_t fast_limit;  /* sizes below it may take the fast path; 0 = never
+                         * (Valgrind tracking, passthrough) */
     size_t used;        /* sum of live requested sizes */
-    size_t live_count;  /* live allocations */
     uint32_t live_tag;  /* chunk tags for this epoch */
     uint32_t free_tag;
+    size_t live_count;  /* live allocations */
+    unsigned fast_flags; /* NV_POOL_FAST_*: per-call extras, one test when none */
     int stats_on;
     int zero_clear;
-#if NV_POOL_VALGRIND
-    int on_valgrind; /* RUNNING_ON_VALGRIND, read once at creation */
-#endif
+    int on_valgrind; /* RUNNING_ON_VALGRIND, read once at creation (0 if compiled out) */
     uint64_t exact_mask; /* bit s: exact_bins[s] is not empty */
     nv_pool_chunk_t *exact_bins[NV_POOL_EXACT_BINS];
     nv_pool_stats_t stats; /* counters and peak; gauges are computed */
@@ -198,6 +200,11 @@ struct nv_pool_s {
     nv_pool_backend_t backend;
     char name[NV_POOL_NAME_MAX];
 };
+
+/* fast_flags bits: work the fast paths do only when asked. */
+#define NV_POOL_FAST_STATS 1u
+#define NV_POOL_FAST_ZERO 2u
+#define NV_POOL_FAST_VALGRIND 4u
 
 /* Blocks grow geometrically up to this size (bigger requests still fit). */
 #define NV_POOL_BLOCK_GROWTH_MAX ((size_t)4 * 1024 * 1024)

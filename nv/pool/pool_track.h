@@ -21,6 +21,8 @@
 
 #include "pool_internal.h"
 
+#include <string.h>
+
 #if NV_POOL_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
@@ -140,6 +142,10 @@ static inline NV_TRACK_NO_ASAN void track_peek(nv_pool_t *pool, const void *src,
     const volatile unsigned char *from = (const volatile unsigned char *)src;
     unsigned char *to = (unsigned char *)dst;
     size_t i;
+    if (!NV_POOL_ASAN && !NV_TRACK_VG(pool)) {
+        memcpy(dst, src, n); /* nothing watches: a plain load */
+        return;
+    }
     if (NV_TRACK_VG(pool))
         VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(src, n);
     for (i = 0; i < n; i++)
