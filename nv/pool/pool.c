@@ -898,13 +898,33 @@ static void large_release(nv_pool_t *pool, nv_pool_large_t *node)
 /* Handing chunks out                                                       */
 /* ======================================================================== */
 
-static inline void stats_note_alloc(nv_pool_t *pool)
+static inline unsigned histogram_bucket(size_t size)
 {
-    if (pool->stats_on) {
-        pool->stats.allocations++;
-        if (pool->used > pool->stats.peak_used)
-            pool->stats.peak_used = pool->used;
-    }
+    unsigned bits = size ? (unsigned)(64 - __builtin_clzll((unsigned long long)size)) : 0;
+    return bits < NV_POOL_HISTOGRAM_BUCKETS - 1 ? bits : NV_POOL_HISTOGRAM_BUCKETS - 1;
+}
+
+size_t nv_pool_histogram_bucket_limit(unsigned bucket)
+{
+    if (bucket >= NV_POOL_HISTOGRAM_BUCKETS - 1)
+        return SIZE_MAX;
+    return bucket == 0 ? 0 : ((size_t)1 << bucket) - 1;
+}
+
+/* Counters of one successful allocation of `size` bytes (stats on). */
+static void count_allocation(nv_pool_t *pool, size_t size)
+{
+    pool->stats.allocations++;
+    pool->stats.allocated_bytes += size;
+    pool->stats.size_histogram[histogram_bucket(size)]++;
+    if (pool->used > pool->stats.peak_used)
+        pool->stats.peak_used = pool->used;
+}
+
+static inline void stats_note_alloc(nv_pool_t *pool, size_t size)
+{
+    if (pool->stats_on)
+        count_allocation(pool, size);
 }
 
 static void note_failure(nv_pool_t *pool)
@@ -1102,7 +1122,7 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
                                            : "out of memory or fixed pool full"));
         return NULL;
     }
-    stats_note_alloc(pool);
+    stats_note_alloc(pool, size);
     return user;
 }
 
@@ -1163,11 +1183,8 @@ static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit
 /* Extras of an allocation the fast path made: counters, zeroing. */
 static NOINLINE void alloc_extras(nv_pool_t *pool, char *user, size_t size)
 {
-    if (pool->fast_flags & NV_POOL_FAST_STATS) {
-        pool->stats.allocations++;
-        if (pool->used > pool->stats.peak_used)
-            pool->stats.peak_used = pool->used;
-    }
+    if (pool->fast_flags & NV_POOL_FAST_STATS)
+        count_allocation(pool, size);
     if (pool->fast_flags & NV_POOL_FAST_ZERO)
         memset(user, 0, size);
 }
@@ -2242,6 +2259,20 @@ void nv_pool_print_stats_to(nv_pool_t *pool, FILE *out)
             s.large_allocations, s.fragmentation, (unsigned long long)s.allocations,
             (unsigned long long)s.frees, (unsigned long long)s.reallocations,
             (unsigned long long)s.resets, (unsigned long long)s.failed_allocations);
+    if (s.allocations) {
+        unsigned i;
+        fprintf(out, "  allocation sizes (bytes: count)\n");
+        for (i = 0; i < NV_POOL_HISTOGRAM_BUCKETS; i++) {
+            size_t low = i == 0 ? 0 : (size_t)1 << (i - 1);
+            if (!s.size_histogram[i])
+                continue;
+            if (i + 1 == NV_POOL_HISTOGRAM_BUCKETS)
+                fprintf(out, "    >= %zu: %llu\n", low, (unsigned long long)s.size_histogram[i]);
+            else
+                fprintf(out, "    %zu..%zu: %llu\n", low, nv_pool_histogram_bucket_limit(i),
+                        (unsigned long long)s.size_histogram[i]);
+        }
+    }
 }
 
 void nv_pool_print_stats(nv_pool_t *pool)

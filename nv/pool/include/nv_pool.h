@@ -80,6 +80,8 @@ typedef struct nv_pool_config_s {
     .enable_stats = 1 \
 }
 
+#define NV_POOL_HISTOGRAM_BUCKETS 34
+
 /* Statistics. Gauges are always exact; counters move only when the pool was
  * created with enable_stats = 1 (otherwise they stay 0). */
 typedef struct nv_pool_stats_s {
@@ -99,7 +101,15 @@ typedef struct nv_pool_stats_s {
     uint64_t reallocations; /* successful nv_pool_realloc calls that resized a live allocation */
     uint64_t resets;       /* nv_pool_reset calls */
     uint64_t failed_allocations; /* allocation requests that returned NULL */
+    uint64_t allocated_bytes;    /* sum of the sizes of those allocations */
+    /* Allocation sizes (stats on), power-of-two buckets: bucket 0 counts
+     * size 0; bucket i (1..NV_POOL_HISTOGRAM_BUCKETS-2) counts sizes in
+     * [2^(i-1), 2^i - 1]; the last bucket counts everything larger. */
+    uint64_t size_histogram[NV_POOL_HISTOGRAM_BUCKETS];
 } nv_pool_stats_t;
+
+/* Upper bound (inclusive) of histogram bucket i; SIZE_MAX for the last. */
+size_t nv_pool_histogram_bucket_limit(unsigned bucket);
 
 /* ---- creation and destruction ------------------------------------------ */
 
@@ -216,6 +226,27 @@ void nv_pool_reset_stats(nv_pool_t *pool);
 /* Human-readable statistics on stdout / on `out`. */
 void nv_pool_print_stats(nv_pool_t *pool);
 void nv_pool_print_stats_to(nv_pool_t *pool, FILE *out);
+
+/* ---- statistics for monitoring ------------------------------------------ */
+
+/* The statistics as one line of JSON (ending in a newline): an object with
+ * "pool" (the name) and every nv_pool_stats_t field under its own name,
+ * "size_histogram" as an array of NV_POOL_HISTOGRAM_BUCKETS counts.
+ * The buffer form behaves like snprintf: it returns the length of the whole
+ * text (without the terminating NUL) and writes at most size - 1 characters
+ * plus a NUL, so a result >= size means the text was truncated. The FILE
+ * form returns the length written, or -1 (with a log line) if the stream
+ * failed. Both return 0 and log for a NULL pool. */
+size_t nv_pool_stats_json(nv_pool_t *pool, char *buffer, size_t size);
+long nv_pool_stats_json_to(nv_pool_t *pool, FILE *out);
+
+/* The statistics in the Prometheus text exposition format (version 0.0.4):
+ * one metric family per field, named nv_pool_<field>[_bytes|_total] with a
+ * pool="<name>" label, and the size histogram as
+ * nv_pool_allocation_size_bytes (cumulative _bucket{le=...}, _sum, _count).
+ * Same return conventions as the JSON functions. */
+size_t nv_pool_stats_prometheus(nv_pool_t *pool, char *buffer, size_t size);
+long nv_pool_stats_prometheus_to(nv_pool_t *pool, FILE *out);
 
 /* ---- debugging ---------------------------------------------------------- */
 
