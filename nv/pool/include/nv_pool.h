@@ -56,6 +56,15 @@ typedef struct nv_pool_backend_s {
 /* The default backend: malloc/free. */
 extern const nv_pool_backend_t nv_pool_backend_malloc;
 
+/* MMU guard-page backends (debug and canary deployments): each backend
+ * allocation gets its own pages between two inaccessible pages.
+ * guard_pages places the memory at the end of its pages, so an access past
+ * the (16-byte rounded) end faults at once; guard_pages_front places it at
+ * the start, so an access before the start faults at once. Costs two pages
+ * of address space and a few system calls per allocation. */
+extern const nv_pool_backend_t nv_pool_backend_guard_pages;
+extern const nv_pool_backend_t nv_pool_backend_guard_pages_front;
+
 typedef struct nv_pool_config_s {
     size_t initial_size; /* 初始内存池大小: block bytes reserved at creation; 0 = none until first use */
     size_t max_size;     /* 最大内存池大小: cap on nv_pool_get_size(); 0 = no cap */
