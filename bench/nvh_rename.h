@@ -28,6 +28,7 @@
 #define nv_pool_is_empty nvh_pool_is_empty
 #define nv_pool_is_full nvh_pool_is_full
 #define nv_pool_get_stats nvh_pool_get_stats
+#define nv_pool_histogram_bucket_limit nvh_pool_histogram_bucket_limit
 #define nv_pool_reset_stats nvh_pool_reset_stats
 #define nv_pool_print_stats nvh_pool_print_stats
 #define nv_pool_print_stats_to nvh_pool_print_stats_to
