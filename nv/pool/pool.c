@@ -155,6 +155,8 @@ static const char *kind_name(nv_pool_corruption_kind_t kind)
         return "freed chunk (write after free)";
     case NV_POOL_CORRUPT_POOL_STATE:
         return "pool state";
+    case NV_POOL_CORRUPT_CONCURRENT_USE:
+        return "single-thread use";
     }
     return "unknown";
 }
@@ -221,6 +223,68 @@ static void report(checker_t *check, nv_pool_chunk_t *chunk, const void *user,
         char line[NV_LOG_LINE_MAX];
         nv_log_error("%s", nv_pool_format_corruption(&r, line, sizeof line));
     }
+}
+
+/* ======================================================================== */
+/* Threads: entering and leaving a pool                                     */
+/* ======================================================================== */
+
+#if NV_POOL_HARDENING
+/* Any thread's identity: the address of its own copy of this byte. */
+static _Thread_local char thread_identity;
+
+static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
+{
+    checker_t check = {pool, operation, 1, 0};
+    report(&check, NULL, NULL, NV_POOL_CORRUPT_CONCURRENT_USE, 0,
+           "two threads were inside the pool at once; create it with thread_safe = 1 "
+           "to share it");
+}
+#endif
+
+/* Hardened builds note which thread is inside the pool, so a second thread
+ * entering a pool that is not thread-safe is reported instead of silently
+ * corrupting it. Nested calls from the same thread are fine. */
+static inline void *owner_enter(nv_pool_t *pool, const char *operation)
+{
+#if NV_POOL_HARDENING
+    void *self = &thread_identity;
+    void *previous = __atomic_exchange_n(&pool->owner, self, __ATOMIC_ACQUIRE);
+    if (UNLIKELY(previous != NULL && previous != self))
+        concurrent_use(pool, operation);
+    return previous;
+#else
+    (void)pool;
+    (void)operation;
+    return NULL;
+#endif
+}
+
+static inline void owner_leave(nv_pool_t *pool, void *previous)
+{
+#if NV_POOL_HARDENING
+    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELEASE);
+#else
+    (void)pool;
+    (void)previous;
+#endif
+}
+
+/* Every public call on a pool that can reach the slow paths: the pool's lock
+ * (thread-safe pools) and the owner check. Fast paths never run on
+ * thread-safe pools (fast_limit is 0 there). */
+static inline void *pool_enter(nv_pool_t *pool, const char *operation)
+{
+    if (pool->thread_safe)
+        pthread_mutex_lock(&pool->lock);
+    return owner_enter(pool, operation);
+}
+
+static inline void pool_leave(nv_pool_t *pool, void *previous)
+{
+    owner_leave(pool, previous);
+    if (pool->thread_safe)
+        pthread_mutex_unlock(&pool->lock);
 }
 
 /* ======================================================================== */
@@ -1103,15 +1167,27 @@ static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
     return carve(pool, block, span, size, alignment, site);
 }
 
+static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
+                               const site_t *site);
+
 static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
                                  const site_t *site)
 {
-    char *user;
+    void *previous, *user;
     if (!pool) {
         nv_log_error("nv_pool_alloc: NULL pool");
         return NULL;
     }
-    user = alloc_chunk(pool, size, alignment, site);
+    previous = pool_enter(pool, "nv_pool_alloc");
+    user = alloc_slow_locked(pool, size, alignment, site);
+    pool_leave(pool, previous);
+    return user;
+}
+
+static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
+                               const site_t *site)
+{
+    char *user = alloc_chunk(pool, size, alignment, site);
     if (!user) {
         note_failure(pool);
         nv_log_error("nv_pool '%s': cannot allocate %zu bytes (alignment %zu): %s",
@@ -1198,11 +1274,14 @@ static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t
         uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
                         NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
         size_t bytes = span_bytes(span);
+        void *previous = owner_enter(pool, "nv_pool_alloc");
         nv_pool_chunk_t *chunk = pool->exact_bins[span];
         char *user;
         if (chunk) {
-            if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes)))
+            if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
+                owner_leave(pool, previous);
                 goto slow;
+            }
             asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
             pool->exact_bins[span] = chunk->u.next_free;
             if (!chunk->u.next_free)
@@ -1213,6 +1292,7 @@ static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t
             asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
             chunk->span = span;
         } else {
+            owner_leave(pool, previous);
             goto slow;
         }
         chunk->tag = pool->live_tag;
@@ -1229,6 +1309,7 @@ static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t
         asan_unpoison(user, size);
         if (UNLIKELY(pool->fast_flags))
             alloc_extras(pool, user, size);
+        owner_leave(pool, previous);
         return user;
     }
 slow:
@@ -1359,15 +1440,27 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
     owner->chunk->tag = pool->quarantine_tag;
 }
 
+static int free_slow_locked(nv_pool_t *pool, void *ptr);
+
 static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
 {
-    owner_t owner;
+    void *previous;
+    int result;
     if (!pool) {
         nv_log_error("nv_pool_free: NULL pool (pointer %p)", ptr);
         return NV_ERROR;
     }
     if (!ptr)
         return NV_OK;
+    previous = pool_enter(pool, "nv_pool_free");
+    result = free_slow_locked(pool, ptr);
+    pool_leave(pool, previous);
+    return result;
+}
+
+static int free_slow_locked(nv_pool_t *pool, void *ptr)
+{
+    owner_t owner;
     if (!find_live(pool, ptr, &owner, "nv_pool_free"))
         return NV_ERROR;
     if (NV_POOL_HARDENING) {
@@ -1417,9 +1510,11 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
                 size_t size = chunk->u.requested;
                 unsigned char *limit = (unsigned char *)chunk + span_bytes(chunk->span);
                 int to_tail;
+                void *previous;
                 if (UNLIKELY(chunk->span >= NV_POOL_EXACT_BINS ||
                              !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
                     return free_slow(pool, ptr);
+                previous = owner_enter(pool, "nv_pool_free");
                 pool->used -= size;
                 pool->live_count--;
                 asan_poison(ptr, size);
@@ -1437,6 +1532,7 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
                 }
                 if (UNLIKELY(pool->fast_flags))
                     free_extras(pool, chunk, to_tail);
+                owner_leave(pool, previous);
                 return NV_OK;
             }
         }
@@ -1539,17 +1635,30 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
     return 1;
 }
 
+static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
+                                 const site_t *site);
+
 static void *pool_realloc(nv_pool_t *pool, void *ptr, size_t size, const site_t *site)
 {
-    owner_t owner;
-    char *fresh;
-    size_t old;
+    void *previous, *result;
     if (!pool) {
         nv_log_error("nv_pool_realloc: NULL pool (pointer %p)", ptr);
         return NULL;
     }
     if (!ptr)
         return alloc_fast(pool, size, site);
+    previous = pool_enter(pool, "nv_pool_realloc");
+    result = pool_realloc_locked(pool, ptr, size, site);
+    pool_leave(pool, previous);
+    return result;
+}
+
+static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
+                                 const site_t *site)
+{
+    owner_t owner;
+    char *fresh;
+    size_t old;
     if (!find_live(pool, ptr, &owner, "nv_pool_realloc"))
         return NULL;
     if (NV_POOL_HARDENING) {
@@ -1817,12 +1926,27 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
     pool->on_valgrind = track_running_on_valgrind();
     /* Valgrind needs every chunk described, passthrough needs every request
      * to reach the backend: both take the slow paths only. */
-    pool->fast_limit = pool->on_valgrind || pool->passthrough ? 0 : NV_POOL_FAST_MAX + 1;
+    pool->thread_safe = c->thread_safe != 0;
+    pool->fast_limit = pool->on_valgrind || pool->passthrough || pool->thread_safe
+                           ? 0
+                           : NV_POOL_FAST_MAX + 1;
     pool->fast_flags = (pool->stats_on ? NV_POOL_FAST_STATS : 0u) |
                        (pool->zero_clear ? NV_POOL_FAST_ZERO : 0u) |
                        (pool->on_valgrind ? NV_POOL_FAST_VALGRIND : 0u);
     pool->secret = random_secret(pool);
     set_epoch_tags(pool);
+    if (pool->thread_safe) {
+        pthread_mutexattr_t attributes;
+        int failed = pthread_mutexattr_init(&attributes) != 0;
+        failed = failed || pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_RECURSIVE) != 0;
+        failed = failed || pthread_mutex_init(&pool->lock, &attributes) != 0;
+        pthread_mutexattr_destroy(&attributes);
+        if (failed) {
+            nv_log_error("nv_pool_create: cannot create the lock of a thread-safe pool");
+            backend->release(backend->context, pool, sizeof *pool);
+            return NULL;
+        }
+    }
     track_pool_create(pool);
 
     if (pool->max_size != 0 && pool->held > pool->max_size) {
@@ -1903,7 +2027,7 @@ static void release_all_large(nv_pool_t *pool)
     pool->large_count = 0;
 }
 
-void nv_pool_reset(nv_pool_t *pool)
+static void reset_unlocked(nv_pool_t *pool)
 {
     nv_pool_block_t *block;
     if (!pool) {
@@ -1936,6 +2060,9 @@ void nv_pool_destroy(nv_pool_t *pool)
     nv_pool_backend_t backend;
     if (!pool)
         return;
+    /* Destroying a pool another thread still uses is the caller's bug: no
+     * lock is taken, but hardened builds still notice the other thread. */
+    (void)owner_enter(pool, "nv_pool_destroy");
     sync_current(pool);
     check_all_guards(pool, "nv_pool_destroy");
     if (NV_POOL_SITES && pool->live_count > 0)
@@ -1948,6 +2075,8 @@ void nv_pool_destroy(nv_pool_t *pool)
         backend_put(pool, pool->block_index, pool->block_index_capacity * sizeof(void *));
     if (pool->large_slots)
         backend_put(pool, pool->large_slots, pool->large_capacity * sizeof(void *));
+    if (pool->thread_safe)
+        pthread_mutex_destroy(&pool->lock);
     backend = pool->backend;
     backend.release(backend.context, pool, sizeof *pool);
 }
@@ -1956,7 +2085,7 @@ void nv_pool_destroy(nv_pool_t *pool)
 /* Growing and shrinking                                                    */
 /* ======================================================================== */
 
-int nv_pool_extend(nv_pool_t *pool, size_t size)
+static int extend_unlocked(nv_pool_t *pool, size_t size)
 {
     size_t bytes;
     nv_pool_block_t *block;
@@ -2034,7 +2163,7 @@ static void rebuild_bins(nv_pool_t *pool)
         walk_block(&check, block, refile_visitor, NULL);
 }
 
-int nv_pool_shrink(nv_pool_t *pool, size_t size)
+static int shrink_unlocked(nv_pool_t *pool, size_t size)
 {
     size_t released = 0;
     int changed = 0;
@@ -2097,7 +2226,7 @@ static void compact_block(nv_pool_t *pool, nv_pool_block_t *block)
     }
 }
 
-int nv_pool_compact(nv_pool_t *pool)
+static int compact_unlocked(nv_pool_t *pool)
 {
     nv_pool_block_t *block;
     checker_t check;
@@ -2129,12 +2258,26 @@ int nv_pool_compact(nv_pool_t *pool)
 
 size_t nv_pool_get_size(nv_pool_t *pool)
 {
-    return pool ? pool->held : 0;
+    void *previous;
+    size_t result;
+    if (!pool)
+        return 0;
+    previous = pool_enter(pool, "nv_pool_get_size");
+    result = pool->held;
+    pool_leave(pool, previous);
+    return result;
 }
 
 size_t nv_pool_get_used(nv_pool_t *pool)
 {
-    return pool ? pool->used : 0;
+    void *previous;
+    size_t result;
+    if (!pool)
+        return 0;
+    previous = pool_enter(pool, "nv_pool_get_used");
+    result = pool->used;
+    pool_leave(pool, previous);
+    return result;
 }
 
 /* Free bytes: block tails plus free chunks; also the largest free extent. */
@@ -2164,19 +2307,26 @@ static size_t free_bytes(nv_pool_t *pool, size_t *largest)
     return total;
 }
 
-size_t nv_pool_get_free(nv_pool_t *pool)
+static size_t get_free_unlocked(nv_pool_t *pool)
 {
     return pool ? free_bytes(pool, NULL) : 0;
 }
 
 int nv_pool_is_empty(nv_pool_t *pool)
 {
-    return pool ? pool->live_count == 0 : 0;
+    void *previous;
+    int result;
+    if (!pool)
+        return 0;
+    previous = pool_enter(pool, "nv_pool_is_empty");
+    result = pool->live_count == 0;
+    pool_leave(pool, previous);
+    return result;
 }
 
 /* Mirrors alloc_chunk's decisions for a 1-byte request without changing
  * anything. */
-int nv_pool_is_full(nv_pool_t *pool)
+static int is_full_unlocked(nv_pool_t *pool)
 {
     uint32_t span = request_span(1);
     nv_pool_block_t *block;
@@ -2199,7 +2349,7 @@ int nv_pool_is_full(nv_pool_t *pool)
     return 1;
 }
 
-void nv_pool_get_stats(nv_pool_t *pool, nv_pool_stats_t *stats)
+static void get_stats_unlocked(nv_pool_t *pool, nv_pool_stats_t *stats)
 {
     size_t largest = 0;
     if (!stats)
@@ -2220,7 +2370,7 @@ void nv_pool_get_stats(nv_pool_t *pool, nv_pool_stats_t *stats)
         stats->free ? (double)(stats->free - largest) / (double)stats->free : 0.0;
 }
 
-void nv_pool_reset_stats(nv_pool_t *pool)
+static void reset_stats_unlocked(nv_pool_t *pool)
 {
     if (!pool)
         return;
@@ -2228,7 +2378,7 @@ void nv_pool_reset_stats(nv_pool_t *pool)
     pool->stats.peak_used = pool->used;
 }
 
-void nv_pool_print_stats_to(nv_pool_t *pool, FILE *out)
+static void print_stats_to_unlocked(nv_pool_t *pool, FILE *out)
 {
     nv_pool_stats_t s;
     if (!out)
@@ -2311,7 +2461,7 @@ static int dump_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t
     return 1;
 }
 
-void nv_pool_dump_to(nv_pool_t *pool, FILE *out)
+static void dump_to_unlocked(nv_pool_t *pool, FILE *out)
 {
     checker_t check;
     nv_pool_block_t *block;
@@ -2491,7 +2641,7 @@ static size_t pool_check(nv_pool_t *pool, const char *operation, int to_handler)
     return check.problems;
 }
 
-void nv_pool_validate(nv_pool_t *pool)
+static void validate_unlocked(nv_pool_t *pool)
 {
     if (!pool) {
         nv_log_error("nv_pool_validate: NULL pool");
@@ -2500,7 +2650,7 @@ void nv_pool_validate(nv_pool_t *pool)
     pool_check(pool, "nv_pool_validate", 1);
 }
 
-size_t nv_pool_validate_count(nv_pool_t *pool)
+static size_t validate_count_unlocked(nv_pool_t *pool)
 {
     if (!pool) {
         nv_log_error("nv_pool_validate_count: NULL pool");
@@ -2551,7 +2701,7 @@ static int leak_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t
     return 1;
 }
 
-size_t nv_pool_leak_report(nv_pool_t *pool, FILE *out)
+static size_t leak_report_unlocked(nv_pool_t *pool, FILE *out)
 {
     leak_out_t leaks;
     checker_t check;
@@ -2575,4 +2725,179 @@ size_t nv_pool_leak_report(nv_pool_t *pool, FILE *out)
         if (pool->large_slots[i])
             leak_line(&leaks, user_chunk(pool->large_slots[i]->user));
     return leaks.count;
+}
+
+/* ======================================================================== */
+/* Public entry points that take the pool's lock                            */
+/* ======================================================================== */
+
+/* Each runs its *_unlocked body inside pool_enter/pool_leave; a NULL pool
+ * goes straight to the body, which logs and returns the documented value. */
+
+void nv_pool_reset(nv_pool_t *pool)
+{
+    void *previous;
+    if (!pool) {
+        reset_unlocked(pool);
+        return;
+    }
+    previous = pool_enter(pool, "nv_pool_reset");
+    reset_unlocked(pool);
+    pool_leave(pool, previous);
+}
+
+
+int nv_pool_extend(nv_pool_t *pool, size_t size)
+{
+    void *previous;
+    int result;
+    if (!pool)
+        return extend_unlocked(pool, size);
+    previous = pool_enter(pool, "nv_pool_extend");
+    result = extend_unlocked(pool, size);
+    pool_leave(pool, previous);
+    return result;
+}
+
+
+int nv_pool_shrink(nv_pool_t *pool, size_t size)
+{
+    void *previous;
+    int result;
+    if (!pool)
+        return shrink_unlocked(pool, size);
+    previous = pool_enter(pool, "nv_pool_shrink");
+    result = shrink_unlocked(pool, size);
+    pool_leave(pool, previous);
+    return result;
+}
+
+
+int nv_pool_compact(nv_pool_t *pool)
+{
+    void *previous;
+    int result;
+    if (!pool)
+        return compact_unlocked(pool);
+    previous = pool_enter(pool, "nv_pool_compact");
+    result = compact_unlocked(pool);
+    pool_leave(pool, previous);
+    return result;
+}
+
+
+size_t nv_pool_get_free(nv_pool_t *pool)
+{
+    void *previous;
+    size_t result;
+    if (!pool)
+        return get_free_unlocked(pool);
+    previous = pool_enter(pool, "nv_pool_get_free");
+    result = get_free_unlocked(pool);
+    pool_leave(pool, previous);
+    return result;
+}
+
+
+int nv_pool_is_full(nv_pool_t *pool)
+{
+    void *previous;
+    int result;
+    if (!pool)
+        return is_full_unlocked(pool);
+    previous = pool_enter(pool, "nv_pool_is_full");
+    result = is_full_unlocked(pool);
+    pool_leave(pool, previous);
+    return result;
+}
+
+
+void nv_pool_get_stats(nv_pool_t *pool, nv_pool_stats_t *stats)
+{
+    void *previous;
+    if (!pool) {
+        get_stats_unlocked(pool, stats);
+        return;
+    }
+    previous = pool_enter(pool, "nv_pool_get_stats");
+    get_stats_unlocked(pool, stats);
+    pool_leave(pool, previous);
+}
+
+
+void nv_pool_reset_stats(nv_pool_t *pool)
+{
+    void *previous;
+    if (!pool) {
+        reset_stats_unlocked(pool);
+        return;
+    }
+    previous = pool_enter(pool, "nv_pool_reset_stats");
+    reset_stats_unlocked(pool);
+    pool_leave(pool, previous);
+}
+
+
+void nv_pool_print_stats_to(nv_pool_t *pool, FILE *out)
+{
+    void *previous;
+    if (!pool) {
+        print_stats_to_unlocked(pool, out);
+        return;
+    }
+    previous = pool_enter(pool, "nv_pool_print_stats_to");
+    print_stats_to_unlocked(pool, out);
+    pool_leave(pool, previous);
+}
+
+
+void nv_pool_dump_to(nv_pool_t *pool, FILE *out)
+{
+    void *previous;
+    if (!pool) {
+        dump_to_unlocked(pool, out);
+        return;
+    }
+    previous = pool_enter(pool, "nv_pool_dump_to");
+    dump_to_unlocked(pool, out);
+    pool_leave(pool, previous);
+}
+
+
+void nv_pool_validate(nv_pool_t *pool)
+{
+    void *previous;
+    if (!pool) {
+        validate_unlocked(pool);
+        return;
+    }
+    previous = pool_enter(pool, "nv_pool_validate");
+    validate_unlocked(pool);
+    pool_leave(pool, previous);
+}
+
+
+size_t nv_pool_validate_count(nv_pool_t *pool)
+{
+    void *previous;
+    size_t result;
+    if (!pool)
+        return validate_count_unlocked(pool);
+    previous = pool_enter(pool, "nv_pool_validate_count");
+    result = validate_count_unlocked(pool);
+    pool_leave(pool, previous);
+    return result;
+}
+
+
+size_t nv_pool_leak_report(nv_pool_t *pool, FILE *out)
+{
+    void *previous;
+    size_t result;
+    if (!pool)
+        return leak_report_unlocked(pool, out);
+    previous = pool_enter(pool, "nv_pool_leak_report");
+    result = leak_report_unlocked(pool, out);
+    pool_leave(pool, previous);
+    return result;
 }

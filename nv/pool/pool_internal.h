@@ -17,6 +17,7 @@
 
 #include "nv_pool.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -199,6 +200,11 @@ struct nv_pool_s {
     int passthrough;
     nv_pool_backend_t backend;
     char name[NV_POOL_NAME_MAX];
+
+    /* Threads. */
+    int thread_safe;       /* config.thread_safe: every public call takes `lock` */
+    pthread_mutex_t lock;  /* recursive: public calls may nest */
+    void *owner;           /* hardened: identity of the thread inside the pool */
 };
 
 /* fast_flags bits: work the fast paths do only when asked. */

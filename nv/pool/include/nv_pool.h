@@ -11,7 +11,9 @@
  * keyed canaries, fill freed chunks with a pattern, and report corruption to
  * a replaceable handler; see docs/hardening.md.
  *
- * A pool is not thread-safe: use one pool per thread, or lock around it.
+ * A pool is used by one thread at a time unless created with thread_safe = 1.
+ * Hardened builds detect two threads inside a pool that is not thread-safe
+ * and report it as NV_POOL_CORRUPT_CONCURRENT_USE.
  */
 #ifndef NV_POOL_H
 #define NV_POOL_H
@@ -78,6 +80,8 @@ typedef struct nv_pool_config_s {
                       * mode for ASan/Valgrind/heap profilers); also turned on
                       * by the environment variable NV_POOL_PASSTHROUGH=1 */
     const char *name; /* label in logs, dumps and corruption reports; copied; NULL = "pool" */
+    int thread_safe;  /* 1 = every function may be called on this pool from many threads
+                       * at once (one lock per pool); 0 = one thread at a time */
 } nv_pool_config_t;
 
 #define NV_POOL_CONFIG_DEFAULT { \
@@ -281,7 +285,8 @@ typedef enum nv_pool_corruption_kind_e {
     NV_POOL_CORRUPT_BACK_REDZONE = 2,  /* bytes after the requested size were overwritten (overflow) */
     NV_POOL_CORRUPT_HEADER = 3,        /* the chunk header is damaged */
     NV_POOL_CORRUPT_FREED_CHUNK = 4,   /* a freed chunk was written (use after free) */
-    NV_POOL_CORRUPT_POOL_STATE = 5     /* lists, blocks or counters disagree */
+    NV_POOL_CORRUPT_POOL_STATE = 5,    /* lists, blocks or counters disagree */
+    NV_POOL_CORRUPT_CONCURRENT_USE = 6 /* two threads inside a pool created without thread_safe */
 } nv_pool_corruption_kind_t;
 
 typedef struct nv_pool_corruption_s {
