@@ -306,7 +306,7 @@ _Static_assert(NV_POOL_FRONT_REDZONE == 16, "the fast paths write the front redz
  * odd multiplier keeps distinct addresses distinct). */
 static inline uint64_t chunk_key(const nv_pool_t *pool, const void *chunk)
 {
-    return pool->secret ^ ((uint64_t)(uintptr_t)chunk * 0x9e3779b97f4a7c15ull);
+    return pool->canary_secret ^ ((uint64_t)(uintptr_t)chunk * 0x9e3779b97f4a7c15ull);
 }
 
 /* The canary byte at `at`: byte (at mod 8) of the key as it lies in memory,
@@ -796,16 +796,21 @@ static size_t block_bytes_for(size_t chunk_bytes, size_t alignment)
     return need + chunk_bytes + slack;
 }
 
+/* Bytes the block index would take to grow before one more insert. */
+static size_t index_growth_bytes(const nv_pool_t *pool)
+{
+    if (pool->block_count < pool->block_index_capacity)
+        return 0;
+    return (pool->block_index_capacity ? pool->block_index_capacity * 2 : 8) * sizeof(void *);
+}
+
 /* Size of the next block able to hold `need` bytes within max_size, or 0.
  * Growth: doubles per block up to NV_POOL_BLOCK_GROWTH_MAX, never below
  * min_size; shrinks to what fits when max_size is near. */
 static size_t next_block_size(const nv_pool_t *pool, size_t need)
 {
     size_t size = pool->next_block_size;
-    size_t index_extra = pool->block_count == pool->block_index_capacity
-                             ? (pool->block_index_capacity ? pool->block_index_capacity * 2 : 8) *
-                                   sizeof(void *)
-                             : 0;
+    size_t index_extra = index_growth_bytes(pool);
     if (size < pool->min_size)
         size = pool->min_size;
     if (size < need)
@@ -828,20 +833,29 @@ static size_t next_block_size(const nv_pool_t *pool, size_t need)
 
 /* Gets a block of `size` bytes from the backend and links it in; NULL when
  * the backend (or the index growth) fails. The caller checked the budget. */
+/* Gets a block of `size` bytes from the backend and links it in; NULL when
+ * the backend (or the index growth) fails. The caller checked the budget. */
+
+/* Gets a block of `size` bytes from the backend and links it in; NULL when
+ * the budget or the backend refuses. On failure the pool is exactly as it
+ * was: the block is taken first, the index grown second, and the block
+ * given back if the index cannot grow. */
 static nv_pool_block_t *block_new(nv_pool_t *pool, size_t size)
 {
     nv_pool_block_t *block, **link;
     char *memory;
-    if (pool->block_count == pool->block_index_capacity &&
-        !grow_array(pool, (void ***)&pool->block_index, &pool->block_index_capacity,
-                    pool->block_index_capacity ? pool->block_index_capacity * 2 : 8,
-                    pool->block_count))
-        return NULL;
-    if (!within_budget(pool, size))
+    size_t growth = index_growth_bytes(pool);
+    if (growth > SIZE_MAX - size || !within_budget(pool, size + growth))
         return NULL;
     memory = (char *)backend_get(pool, size);
     if (!memory)
         return NULL;
+    if (growth &&
+        !grow_array(pool, (void ***)&pool->block_index, &pool->block_index_capacity,
+                    growth / sizeof(void *), pool->block_count)) {
+        backend_put(pool, memory, size);
+        return NULL;
+    }
     block = (nv_pool_block_t *)memory;
     block->next = NULL;
     block->size = size;
@@ -903,6 +917,14 @@ static void large_table_put(nv_pool_t *pool, nv_pool_large_t *node)
     while (pool->large_slots[i])
         i = (i + 1) & (pool->large_capacity - 1);
     pool->large_slots[i] = node;
+}
+
+/* Bytes the table would take to grow before one more entry. */
+static size_t large_table_growth_bytes(const nv_pool_t *pool)
+{
+    if ((pool->large_count + 1) * 2 <= pool->large_capacity)
+        return 0;
+    return (pool->large_capacity ? pool->large_capacity * 2 : 16) * sizeof(void *);
 }
 
 /* Makes room for one more entry (load factor <= 1/2). */
@@ -1091,11 +1113,18 @@ static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
         return NULL;
     total = LARGE_NODE_BYTES + NV_POOL_PREFIX + (alignment - NV_POOL_ALIGNMENT) + body +
             NV_POOL_BACK_REDZONE_MIN;
-    if (!large_table_reserve(pool) || !within_budget(pool, total))
+    /* Budget for the memory and the table's growth together; take the memory
+     * first so that a refusal leaves the pool exactly as it was. */
+    if (large_table_growth_bytes(pool) > SIZE_MAX - total ||
+        !within_budget(pool, total + large_table_growth_bytes(pool)))
         return NULL;
     base = (char *)backend_get(pool, total);
     if (!base)
         return NULL;
+    if (!large_table_reserve(pool)) {
+        backend_put(pool, base, total);
+        return NULL;
+    }
     user = (char *)(((uintptr_t)base + LARGE_NODE_BYTES + NV_POOL_PREFIX + alignment - 1) &
                     ~(uintptr_t)(alignment - 1));
     node = (nv_pool_large_t *)base;
@@ -1401,6 +1430,23 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
 /* Release                                                                  */
 /* ======================================================================== */
 
+/* A chunk whose space returns to its block's tail: its header and front
+ * redzone must not outlive it, or a stale pointer into a chunk carved there
+ * later would pass for live (header) or for damaged (front canary). */
+static inline void forget_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    chunk->tag = 0;
+#if NV_POOL_HARDENING
+    {
+        unsigned char *front = (unsigned char *)chunk_user(chunk) - NV_POOL_FRONT_REDZONE;
+        track_open(pool, front, NV_POOL_FRONT_REDZONE);
+        freed_store(front, front + NV_POOL_FRONT_REDZONE);
+        track_close(pool, front, NV_POOL_FRONT_REDZONE);
+    }
+#endif
+    track_noaccess(pool, chunk, NV_POOL_HEADER_BYTES);
+}
+
 /* Gives a live chunk back: to the backend (large), to the top of its block
  * (last chunk), or to a free list. Caller has checked it. */
 static void release_chunk(nv_pool_t *pool, const owner_t *owner)
@@ -1418,6 +1464,7 @@ static void release_chunk(nv_pool_t *pool, const owner_t *owner)
     if ((char *)chunk + span_bytes(chunk->span) == block_top(pool, owner->block)) {
         /* The last chunk of its block: the space simply returns to the tail. */
         track_noaccess(pool, chunk, span_bytes(chunk->span));
+        forget_chunk(pool, chunk);
         block_set_top(pool, owner->block, (char *)chunk);
         return;
     }
@@ -1477,16 +1524,11 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
     return NV_OK;
 }
 
-/* Extras of a free the fast path made: counters, Valgrind. */
-static NOINLINE void free_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, int to_tail)
+/* Extras of a free the fast path made: counters. */
+static NOINLINE void free_extras(nv_pool_t *pool)
 {
     if (pool->fast_flags & NV_POOL_FAST_STATS)
         pool->stats.frees++;
-    if (pool->fast_flags & NV_POOL_FAST_VALGRIND) {
-        track_chunk_free(pool, chunk_user(chunk), 0);
-        if (to_tail)
-            track_noaccess(pool, chunk, NV_POOL_HEADER_BYTES);
-    }
 }
 
 /* The fast path: a live chunk of the current block whose redzones verify
@@ -1520,7 +1562,7 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
                 asan_poison(ptr, size);
                 to_tail = (char *)limit == pool->bump;
                 if (to_tail) {
-                    asan_poison(chunk, NV_POOL_HEADER_BYTES);
+                    forget_chunk(pool, chunk);
                     pool->bump = (char *)chunk;
                 } else {
                     uint32_t span = chunk->span;
@@ -1531,7 +1573,7 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
                     pool->exact_mask |= (uint64_t)1 << span;
                 }
                 if (UNLIKELY(pool->fast_flags))
-                    free_extras(pool, chunk, to_tail);
+                    free_extras(pool);
                 owner_leave(pool, previous);
                 return NV_OK;
             }
@@ -1599,7 +1641,9 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
     char *limit;
     if (owner->large) {
         nv_pool_large_t *large = owner->large;
-        if (size > large->capacity || size < large->capacity / 2)
+        /* Shrinking always stays in place (contract §4); the memory goes
+         * back to the backend when the chunk is freed. */
+        if (size > large->capacity)
             return 0;
         limit = (char *)large->base + large->size;
     } else {
@@ -1852,6 +1896,9 @@ static void set_epoch_tags(nv_pool_t *pool)
 {
     uint64_t a = mix64(pool->secret + 0x632be59bd9b4e019ull * (pool->epoch + 1));
     uint64_t b = mix64(a);
+    /* Canaries change with the epoch too: a stale front redzone from before
+     * a reset must not make garbage look like a damaged live chunk. */
+    pool->canary_secret = mix64(b ^ pool->secret);
     pool->live_tag = (uint32_t)a | 1u;
     pool->free_tag = (uint32_t)(a >> 32) | 1u;
     pool->quarantine_tag = (uint32_t)b | 1u;
@@ -1931,8 +1978,7 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
                            ? 0
                            : NV_POOL_FAST_MAX + 1;
     pool->fast_flags = (pool->stats_on ? NV_POOL_FAST_STATS : 0u) |
-                       (pool->zero_clear ? NV_POOL_FAST_ZERO : 0u) |
-                       (pool->on_valgrind ? NV_POOL_FAST_VALGRIND : 0u);
+                       (pool->zero_clear ? NV_POOL_FAST_ZERO : 0u);
     pool->secret = random_secret(pool);
     set_epoch_tags(pool);
     if (pool->thread_safe) {
@@ -2104,9 +2150,7 @@ static int extend_unlocked(nv_pool_t *pool, size_t size)
     }
     if (bytes < pool->min_size)
         bytes = round_up16(pool->min_size);
-    if (!within_budget(pool, bytes + (pool->block_count == pool->block_index_capacity
-                                          ? (pool->block_index_capacity ? pool->block_index_capacity * 2 : 8) * sizeof(void *)
-                                          : 0))) {
+    if (!within_budget(pool, bytes + index_growth_bytes(pool))) {
         nv_log_error("nv_pool_extend: pool '%s': %zu more bytes would pass max_size (%zu)",
                      pool->name, bytes, pool->max_size);
         return NV_ERROR;
@@ -2334,10 +2378,7 @@ static int is_full_unlocked(nv_pool_t *pool)
         return 0;
     if (pool->passthrough) {
         size_t total = LARGE_NODE_BYTES + NV_POOL_PREFIX + NV_POOL_GRANULE + NV_POOL_BACK_REDZONE_MIN;
-        size_t table = (pool->large_count + 1) * 2 <= pool->large_capacity
-                           ? 0
-                           : (pool->large_capacity ? pool->large_capacity * 2 : 16) * sizeof(void *);
-        return !within_budget(pool, total + table);
+        return !within_budget(pool, total + large_table_growth_bytes(pool));
     }
     if ((pool->exact_mask & ~(((uint64_t)1 << span) - 1)) || pool->range_mask)
         return 0;

@@ -180,6 +180,7 @@ struct nv_pool_s {
     uint32_t quarantine_tag; /* damaged chunks: never reused */
     uint32_t epoch;          /* bumped by every reset */
     uint64_t secret;         /* from the system's random source */
+    uint64_t canary_secret;  /* secret mixed with the epoch: keys the canaries */
 
     nv_pool_block_t *current; /* block the bump pointer is in, or NULL */
     nv_pool_block_t *blocks;  /* creation order */
@@ -210,7 +211,6 @@ struct nv_pool_s {
 /* fast_flags bits: work the fast paths do only when asked. */
 #define NV_POOL_FAST_STATS 1u
 #define NV_POOL_FAST_ZERO 2u
-#define NV_POOL_FAST_VALGRIND 4u
 
 /* Blocks grow geometrically up to this size (bigger requests still fit). */
 #define NV_POOL_BLOCK_GROWTH_MAX ((size_t)4 * 1024 * 1024)
