@@ -4,9 +4,9 @@
  * Tuned as a user after speed would: 64 KiB chunks (the default is 4064 B),
  * 16-byte alignment. Release-all is obstack_free() back to the first object,
  * which keeps the first chunk. Obstacks cannot free one object among others
- * (W2 is n/a) and grow only the object being built, so W3 copies each append
- * into a new object (old ones stay until release). W4 sets the alignment
- * mask to 63.
+ * (W2 is n/a) and grow only the object being built (W3 is n/a: each append
+ * would copy the buffer into a new object and abandon the old one). W4 sets
+ * the alignment mask to 63.
  */
 #include <obstack.h>
 #include <stdint.h>
@@ -87,10 +87,10 @@ const nvb_module_t nvb_mod_obstack = {
     .name = "glibc obstack",
     .label = "glibc obstack: 64 KiB chunks from malloc, 16-byte alignment, release = obstack_free to the first object",
     .group = "reference",
-    .cap = {0, NVB_NATIVE, NVB_NA, NVB_EMULATED, NVB_NATIVE, NVB_NATIVE, NVB_NATIVE},
+    .cap = {0, NVB_NATIVE, NVB_NA, NVB_NA, NVB_NATIVE, NVB_NATIVE, NVB_NATIVE},
     .note = {
         [NVB_W2] = "an obstack cannot free one object among live ones",
-        [NVB_W3] = "no realloc of finished objects: each append copies into a new object; old copies stay until release",
+        [NVB_W3] = "no realloc of finished objects and no free: see bump",
         [NVB_W4] = "alignment mask set to 63",
     },
     .init = NULL,

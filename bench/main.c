@@ -4,7 +4,8 @@
  *
  *   nvbench [--quick] [--reps N] [--seed S] [--json FILE] [--quiet]
  *           [--workloads W1,W2,...] [--only NAME,NAME,...]
- *           [--module-dir DIR] [--w5-max N] [--run-limit SECONDS] [--list]
+ *           [--module-dir DIR] [--w5-max N] [--run-limit SECONDS]
+ *           [--step-limit SECONDS] [--list]
  *
  * For each workload (and each N of W5), with inputs drawn before timing from
  * a fixed seed:
@@ -20,6 +21,12 @@
  *   4. median, min and max of ns per operation; a table on stdout and,
  *      with --json, every repetition in a JSON file (bench/report.py merges
  *      the files of several binaries, checks the targets and plots W5).
+ *
+ * Time limits keep a pathological allocator from stalling the run: a W2/W3
+ * memory pass stops after --step-limit seconds (the row then shows that one
+ * partial run, marked "[1 run]"), and an allocator whose memory pass took
+ * longer than --run-limit seconds is not repeated (its row shows that one
+ * cold run).
  *
  * Built-in modules are linked in (weak references: a binary holds the ones
  * its BUILD target links); APR, talloc and mimalloc are shared objects next
@@ -270,6 +277,13 @@ static long rss_now(void)
     return kib < 0 ? -1 : kib * 1024;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int hwm_resettable = -1;
 
 /* Resets VmHWM to the current RSS (Linux >= 4.0). */
@@ -315,7 +329,8 @@ typedef struct config {
     size_t w5_n[MAX_W5];
     int w5_count;
     size_t w5_ops; /* W5: each timed sample runs max(1, w5_ops / N) loops */
-    double run_limit; /* seconds: an allocator whose memory pass takes longer is not repeated */
+    double run_limit;  /* seconds: an allocator whose memory pass takes longer is not repeated */
+    double step_limit; /* seconds: a W2/W3 memory pass stops here (partial run) */
 } config_t;
 
 static config_t cfg;
@@ -332,7 +347,8 @@ static void set_defaults(int quick)
     cfg.w4_n = quick ? 20000 : 100000;
     cfg.w6_n = quick ? 100000 : 1000000;
     cfg.w5_ops = quick ? 200000 : 1000000;
-    cfg.run_limit = quick ? 1.0 : 10.0;
+    cfg.run_limit = quick ? 1.0 : 4.0;
+    cfg.step_limit = quick ? 0.5 : 2.0;
     size_t max_n = quick ? 100000 : 10000000;
     cfg.w5_count = 0;
     for (size_t n = 1000; n <= max_n && cfg.w5_count < MAX_W5; n *= 10) {
@@ -366,6 +382,7 @@ typedef struct bench_case {
     size_t ops;
     size_t requested; /* peak bytes requested live */
     char title[200];
+    double seconds;
     result_t res[MAX_ENTRIES];
 } bench_case_t;
 
@@ -584,6 +601,7 @@ static void print_table(const bench_case_t *bc);
 
 static void run_case(bench_case_t *bc, void **ptrs, size_t *cur)
 {
+    uint64_t case_start = now_ns();
     nvb_input_t in;
     inputs_t x;
     make_inputs(bc, &in, &x);
@@ -633,13 +651,25 @@ static void run_case(bench_case_t *bc, void **ptrs, size_t *cur)
         struct timespec w0, w1;
         clock_gettime(CLOCK_MONOTONIC, &w0);
         void *ctx = m->create(&setup);
-        nvb_sample_t s = {0, 0, -1};
+        nvb_sample_t s = {0, 0, -1, 0};
+        once.deadline_ns = now_ns() + (uint64_t)(cfg.step_limit * 1e9);
         int rc = ctx != NULL ? m->run(ctx, &once, 1, &s) : -1;
         if (ctx != NULL) {
             m->destroy(ctx);
         }
         clock_gettime(CLOCK_MONOTONIC, &w1);
         r->hwm = hwm_resettable > 0 ? hwm_now() : -1;
+        if (rc == -2 && s.done > 0) {
+            /* Pathologically slow: stopped at the limit; keep the part that
+             * ran as the only measurement. */
+            r->single = 1;
+            r->ns[r->reps++] = (double)s.ns / (double)s.done;
+            snprintf(r->note, sizeof r->note,
+                     "one partial run: stopped at the %.1f s limit (--step-limit) after %zu of %zu steps; the figure is "
+                     "from those steps",
+                     cfg.step_limit, s.done, bc->ops);
+            continue; /* peak_delta stays -1: the memory peak was not reached */
+        }
         if (rc != 0) {
             r->status = ST_FAILED;
             snprintf(r->note, sizeof r->note, "%s", ctx == NULL ? "could not create a context" : "an allocation failed or returned a bad pointer");
@@ -678,6 +708,7 @@ static void run_case(bench_case_t *bc, void **ptrs, size_t *cur)
         nvb_setup_t setup = {.held_hint = r->held, .requested = bc->requested};
         ctx[e] = m->create(&setup);
         nvb_sample_t s;
+        in.deadline_ns = now_ns() + (uint64_t)(3 * cfg.run_limit * 1e9);
         if (ctx[e] == NULL || m->run(ctx[e], &in, 0, &s) != 0) {
             r->status = ST_FAILED;
             snprintf(r->note, sizeof r->note, "warm-up run failed");
@@ -707,6 +738,7 @@ static void run_case(bench_case_t *bc, void **ptrs, size_t *cur)
             }
             progress("%s N=%zu: repetition %d/%d %s", workload_ids[bc->workload], bc->n, rep + 1, cfg.reps, entries[e].name);
             nvb_sample_t s;
+            in.deadline_ns = now_ns() + (uint64_t)(3 * cfg.run_limit * 1e9);
             if (entries[e].mod->run(ctx[e], &in, 0, &s) != 0) {
                 r->status = ST_FAILED;
                 snprintf(r->note, sizeof r->note, "repetition %d failed", rep + 1);
@@ -735,8 +767,11 @@ static void run_case(bench_case_t *bc, void **ptrs, size_t *cur)
         r->max = sorted[r->reps - 1];
         r->median = r->reps % 2 ? sorted[r->reps / 2] : (sorted[r->reps / 2 - 1] + sorted[r->reps / 2]) / 2;
     }
+    bc->seconds = (double)(now_ns() - case_start) / 1e9;
     if (!cfg.quiet) {
         print_table(bc);
+    } else {
+        fprintf(stderr, "  %s N=%zu: %.1f s\n", workload_ids[bc->workload], bc->n, bc->seconds);
     }
 }
 
@@ -895,8 +930,8 @@ static void write_json(const char *path, const char *load_start, double seconds)
     fprintf(f, "  ],\n  \"cases\": [\n");
     for (int c = 0; c < case_count; c++) {
         const bench_case_t *bc = &cases[c];
-        fprintf(f, "    {\"workload\": \"%s\", \"n\": %zu, \"iters\": %zu, \"ops\": %zu, \"requested_bytes\": %zu, \"title\": ",
-                workload_ids[bc->workload], bc->n, bc->iters, bc->ops, bc->requested);
+        fprintf(f, "    {\"workload\": \"%s\", \"n\": %zu, \"iters\": %zu, \"ops\": %zu, \"requested_bytes\": %zu, \"seconds\": %.2f, \"title\": ",
+                workload_ids[bc->workload], bc->n, bc->iters, bc->ops, bc->requested, bc->seconds);
         json_string(f, bc->title);
         fprintf(f, ",\n     \"rows\": [\n");
         int first = 1;
@@ -940,7 +975,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: nvbench [--quick] [--reps N] [--seed S] [--json FILE] [--quiet]\n"
             "               [--workloads W1,W2,...] [--only NAME,NAME,...] [--module-dir DIR]\n"
-            "               [--w5-max N] [--run-limit SECONDS] [--list]\n");
+            "               [--w5-max N] [--run-limit SECONDS] [--step-limit SECONDS] [--list]\n");
     exit(2);
 }
 
@@ -968,6 +1003,7 @@ int main(int argc, char **argv)
     long reps = -1;
     long long w5_max = -1;
     double run_limit = -1;
+    double step_limit = -1;
     memset(&cfg, 0, sizeof cfg);
     cfg.seed = 20240601;
     for (int i = 1; i < argc; i++) {
@@ -1000,6 +1036,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--run-limit") == 0 && v) {
             run_limit = strtod(v, NULL);
             i++;
+        } else if (strcmp(a, "--step-limit") == 0 && v) {
+            step_limit = strtod(v, NULL);
+            i++;
         } else if (strcmp(a, "--w5-max") == 0 && v) {
             w5_max = strtoll(v, NULL, 10);
             i++;
@@ -1010,6 +1049,9 @@ int main(int argc, char **argv)
     set_defaults(quick);
     if (run_limit > 0) {
         cfg.run_limit = run_limit;
+    }
+    if (step_limit > 0) {
+        cfg.step_limit = step_limit;
     }
     if (reps > 0) {
         cfg.reps = reps > MAX_REPS ? MAX_REPS : (int)reps;

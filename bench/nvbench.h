@@ -45,6 +45,8 @@ typedef struct nvb_input {
     const uint16_t *init_sizes; /* W2: the live set's initial sizes */
     const uint16_t *slots;     /* W2: slot freed per step; W3: buffer per step */
     const uint8_t *lens;       /* W3: bytes appended per step */
+    uint64_t deadline_ns;      /* W2/W3: CLOCK_MONOTONIC time at which a run
+                                * gives up (0 = none); checked every 1024 steps */
     void **ptrs;               /* scratch, max(n, live) entries */
     size_t *cur;               /* scratch: live sizes (W2/W3), live entries */
 } nvb_input_t;
@@ -63,6 +65,7 @@ typedef struct nvb_sample {
     uint64_t ns;      /* timed nanoseconds (all iterations) */
     size_t held;      /* allocator's own count of bytes held at the peak; 0 = unknown */
     long rss_peak;    /* VmRSS in bytes at the peak point (probe runs only), else -1 */
+    size_t done;      /* steps done when a run stopped at its deadline (run returned -2) */
 } nvb_sample_t;
 
 /* Per-workload capability of a module. */
@@ -86,7 +89,9 @@ typedef struct nvb_module {
     /* Returns the allocator's free memory to the system where it can
      * (malloc_trim, mi_collect, ...), so memory passes start level. */
     void (*trim)(void);
-    /* 0 on success, -1 if an allocation failed (the row is then invalid).
+    /* 0 on success, -1 if an allocation failed (the row is then invalid),
+     * -2 if a W2/W3 run passed in->deadline_ns (out->ns and out->done
+     * describe the part that ran; everything was released).
      * probe != 0: read RSS and held bytes at the peak (not timed). */
     int (*run)(void *ctx, const nvb_input_t *in, int probe, nvb_sample_t *out);
 } nvb_module_t;

@@ -1,10 +1,10 @@
 /*
- * nvh_rename.h - renames every external symbol of one copy of pool.c
- * (nv_pool_* -> nvh_pool_*), so the hardened build and the release build
- * link into one process. Given with -include to that copy of pool.c and to
- * the code that calls it. //nv (nv_error, nv_log) is linked once and shared.
- * A symbol missing here makes the link fail with a duplicate definition; it
- * cannot silently bind to the other copy.
+ * nvh_rename.h - the public names of the hardened copies of nv_pool
+ * (//bench:pool_hardened, //bench:pool_hardened_novg), whose archives are
+ * renamed by objcopy (nv_pool_X -> nvh_pool_X; see bench/BUILD.bazel), for
+ * the code that calls them: given with -include, nv_pool.h then declares
+ * the nvh_ names. A name missing here would bind to the release copy, so the
+ * modules check nv_pool_hardening_enabled() at start-up.
  */
 #ifndef NVH_RENAME_H
 #define NVH_RENAME_H

@@ -4,9 +4,9 @@
  * Each context is a pool with its own apr_allocator (default settings: it
  * keeps freed blocks for reuse), so nothing is shared between contexts.
  * Release-all is apr_pool_clear. APR hands out 8-byte aligned memory
- * (APR_ALIGN_DEFAULT), has no individual free (W2 n/a), no realloc (W3
- * copies each append into a new allocation; old copies stay until the clear)
- * and no aligned allocation (W4 over-allocates by alignment - 1 and rounds
+ * (APR_ALIGN_DEFAULT), has no individual free (W2 n/a), no realloc (W3 n/a:
+ * each append would copy the buffer into a new allocation and abandon the
+ * old one) and no aligned allocation (W4 over-allocates by alignment - 1 and rounds
  * the pointer up, as APR users do).
  */
 #include <stdint.h>
@@ -93,10 +93,10 @@ static const nvb_module_t apr_module = {
     .name = "APR pool",
     .label = "APR pools (libapr-1, own apr_allocator per pool, 8-byte alignment); release = apr_pool_clear",
     .group = "peer",
-    .cap = {0, NVB_NATIVE, NVB_NA, NVB_EMULATED, NVB_EMULATED, NVB_NATIVE, NVB_NATIVE},
+    .cap = {0, NVB_NATIVE, NVB_NA, NVB_NA, NVB_EMULATED, NVB_NATIVE, NVB_NATIVE},
     .note = {
         [NVB_W2] = "APR pools cannot free one allocation",
-        [NVB_W3] = "no realloc: each append copies into a new allocation; old copies stay until the clear",
+        [NVB_W3] = "no realloc and no free: see bump",
         [NVB_W4] = "no aligned allocation: over-allocates by 63 bytes and rounds up",
     },
     .init = apr_bench_init,
