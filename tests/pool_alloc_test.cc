@@ -276,6 +276,38 @@ TEST_F(AllocTest, AllocZeroIsUniqueNonNullAndFreeable) {
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
 }
 
+// Zero-size allocations filling a block to its very end stay freeable and
+// resizable after another block becomes current.
+TEST_F(AllocTest, AllocZeroAtTheEndOfABlockIsFreeable) {
+  PoolPtr pool = nvtest::Make(nvtest::Config(4096, 0, 4096, 0));
+  ASSERT_NE(pool, nullptr);
+  std::vector<void *> zeros;
+  while (void *z = nv_pool_alloc(pool.get(), 0)) {
+    zeros.push_back(z);
+    ASSERT_LT(zeros.size(), 5000u);
+  }
+  ExpectErrorLogged("block full");
+  ASSERT_GT(zeros.size(), 10u);
+  ASSERT_EQ(nv_pool_extend(pool.get(), 4096), NV_OK);
+  void *other = nv_pool_alloc(pool.get(), 100);  // the new block becomes current
+  ASSERT_NE(other, nullptr);
+  void *last = zeros.back();
+  zeros.pop_back();
+  void *grown = nv_pool_realloc(pool.get(), last, 21);
+  EXPECT_NE(grown, nullptr) << "realloc of the live zero-size allocation at the block's end";
+  ExpectNoErrorLogged("realloc of the last zero-size allocation");
+  if (grown == nullptr) {
+    EXPECT_EQ(nv_pool_free(pool.get(), last), NV_OK) << "free of the live zero-size allocation at the block's end";
+    log_.Clear();
+  } else {
+    EXPECT_EQ(nv_pool_free(pool.get(), grown), NV_OK);
+  }
+  for (void *z : zeros) EXPECT_EQ(nv_pool_free(pool.get(), z), NV_OK);
+  EXPECT_EQ(nv_pool_free(pool.get(), other), NV_OK);
+  EXPECT_EQ(nv_pool_is_empty(pool.get()), 1);
+  ExpectNoErrorLogged("frees");
+}
+
 // ---- calloc ---------------------------------------------------------------------
 
 TEST_F(AllocTest, CallocZeroesEvenReusedDirtyChunksWithoutZeroClear) {
