@@ -7,7 +7,7 @@ PASS/MISS line of every target, and plots W5.
 
 Writes DIR/results.json (every repetition of every binary, the merged rows
 and the targets), DIR/tables.md, DIR/w5_scaling.dat, DIR/w5_scaling.gp and,
-through Debian's gnuplot, DIR/w5_scaling.svg.
+through Debian's gnuplot, DIR/w5_scaling.png.
 
 Rows from another binary (jemalloc, tcmalloc: they replace malloc for the
 whole process) are compared by their medians with the main binary's rows:
@@ -167,7 +167,7 @@ def markdown_table(case):
         if row.get("single_run") or row.get("mode") == "emulated":
             note = ("1 run: " if row.get("single_run") else "emulated: ") + row.get("note", "")
         if row["binary"] != MAIN:
-            note = (note + "; " if note else "") + f"{row['binary']} binary, ratios through its own bump run"
+            note = (note + "; " if note else "") + f"separate binary (nvbench_{row['binary']}: replaces malloc process-wide)"
         name = f"**{row['allocator']}**" if row["allocator"] == NV else row["allocator"]
         out.append(f"| {name} | {row['median']:.2f} | {row['min']:.2f} | {row['max']:.2f} | {fmt(row.get('x_bump'))} | "
                    f"{fmt(row.get('x_glibc'), 3)} | {fmt(shown_overhead(case, row))} | {rss} | {note} |")
@@ -355,22 +355,28 @@ def plot(cases, out_dir, title_suffix):
                 row = row_by_name(case, name)
                 vals.append(f"{row['median']:.4f}" if ok(row) else "?")
             f.write(f"{case['n']}\t" + "\t".join(vals) + "\n")
-    svg = os.path.join(out_dir, "w5_scaling.svg")
+    png = os.path.join(out_dir, "w5_scaling.png")
     gp = os.path.join(out_dir, "w5_scaling.gp")
-    styles = {BUMP: "lw 2 dt 2 lc rgb '#000000'", NV: "lw 3 lc rgb '#d62728'", NV_STATS: "lw 2 lc rgb '#ff9896'",
-              NV_HARD: "lw 2 lc rgb '#8c564b'"}
+    styles = {BUMP: "lw 3 lc rgb '#000000' pt 5", NV: "lw 4 lc rgb '#d62728' pt 7", NV_STATS: "lw 2 lc rgb '#ff9896' pt 7",
+              NV_HARD: "lw 2 lc rgb '#8c564b' pt 7"}
+    palette = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#ff7f0e", "#aec7e8", "#98df8a"]
     plots = []
+    k = 0
     for i, name in enumerate(names):
-        style = styles.get(name, "lw 1.5")
-        plots.append(f"'{os.path.basename(dat)}' using 1:{i + 2} with linespoints {style} pt 7 ps 0.6 title '{name}'")
+        style = styles.get(name)
+        if style is None:
+            style = f"lw 1.5 lc rgb '{palette[k % len(palette)]}' pt 6"
+            k += 1
+        plots.append(f"'{os.path.basename(dat)}' using 1:{i + 2} with linespoints {style} ps 0.8 title '{name}' noenhanced")
     with open(gp, "w") as f:
         f.write(f"""# gnuplot script for the W5 plot (run from this directory)
-set terminal svg size 900,560 dynamic font 'sans,12' background rgb 'white'
-set output '{os.path.basename(svg)}'
-set title 'W5 scaling: ns per allocation (W1: 8-128 B, touch, release all) against N{title_suffix}'
+set terminal pngcairo size 1000,620 font 'sans,11' background rgb 'white'
+set output '{os.path.basename(png)}'
+set title 'W5 scaling: median ns per allocation (W1 loop: 8-128 B, touch, release all) against N{title_suffix}' noenhanced
 set xlabel 'N (allocations per arena)'
-set ylabel 'median ns per allocation (log scale)'
+set ylabel 'ns per allocation (log scale)'
 set logscale xy
+set xrange [{min(c['n'] for c in w5) / 1.6}:{max(c['n'] for c in w5) * 1.6}]
 set format x '10^{{%L}}'
 set grid xtics ytics mytics
 set key outside right top
@@ -381,16 +387,27 @@ plot {", ".join(plots)}
     if gnuplot is None:
         return None, "gnuplot not installed (tools/bootstrap installs gnuplot-nox); wrote " + gp
     result = subprocess.run([gnuplot, os.path.basename(gp)], cwd=out_dir, capture_output=True, text=True)
+    if result.returncode != 0 and "pngcairo" in result.stderr:
+        # gnuplot without cairo: libgd's png terminal.
+        with open(gp) as f:
+            script = f.read().replace("set terminal pngcairo", "set terminal png")
+        with open(gp, "w") as f:
+            f.write(script)
+        result = subprocess.run([gnuplot, os.path.basename(gp)], cwd=out_dir, capture_output=True, text=True)
     if result.returncode != 0:
         return None, "gnuplot failed: " + result.stderr.strip()
-    return svg, None
+    return png, None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
     parser.add_argument("--absent", action="append", default=[], metavar="NAME=REASON")
-    parser.add_argument("--markdown", help="also write the tables, targets and plot link as Markdown here")
+    parser.add_argument("--markdown", help="also write the tables and targets as Markdown here")
+    parser.add_argument("--publish", metavar="DIR",
+                        help="copy results.json, tables.md and the plot to DIR and replace the block between "
+                             "'<!-- results:begin -->' and '<!-- results:end -->' in --doc with the tables")
+    parser.add_argument("--doc", default="docs/performance.md", help="the document --publish updates")
     parser.add_argument("json", nargs="+")
     args = parser.parse_args()
     main_run, others = load(args.json)
@@ -403,7 +420,7 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     quick = main_run.get("quick")
-    svg, plot_problem = plot(cases, args.out, " (--quick)" if quick else "")
+    png, plot_problem = plot(cases, args.out, " (--quick)" if quick else "")
 
     machine = main_run["machine"]
     header = [
@@ -428,8 +445,8 @@ def main():
     passed = sum(t.status == "PASS" for t in targets)
     missed = sum(t.status == "MISS" for t in targets)
     print(f"  {passed} PASS, {missed} MISS, {len(targets) - passed - missed} SKIP")
-    if svg:
-        print(f"W5 plot: {svg}")
+    if png:
+        print(f"W5 plot: {png}")
     else:
         print(f"W5 plot: not drawn: {plot_problem}")
 
@@ -441,7 +458,7 @@ def main():
         "absent_binaries": absent,
         "merged_cases": cases,
         "targets": [t.json() for t in targets],
-        "plot": os.path.basename(svg) if svg else None,
+        "plot": os.path.basename(png) if png else None,
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
@@ -463,7 +480,30 @@ def main():
         with open(args.markdown, "w") as f:
             f.write("\n".join(md))
     print(f"Results: {os.path.join(args.out, 'results.json')} (every repetition), {os.path.join(args.out, 'tables.md')}")
+    if args.publish:
+        publish(args, md, png)
     return 0
+
+
+def publish(args, md, png):
+    os.makedirs(args.publish, exist_ok=True)
+    for name in ["results.json", "tables.md", "w5_scaling.dat"]:
+        shutil.copy(os.path.join(args.out, name), os.path.join(args.publish, name))
+    if png:
+        shutil.copy(png, os.path.join(args.publish, os.path.basename(png)))
+    with open(args.doc) as f:
+        doc = f.read()
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    if begin not in doc or end not in doc:
+        sys.exit(f"report.py: {args.doc} has no {begin} ... {end} block")
+    rel = os.path.relpath(os.path.join(args.publish, "w5_scaling.png"), os.path.dirname(args.doc))
+    block = "\n".join([begin, "<!-- written by `tools/bench --publish`; edit the text around it, not inside -->", ""] + md +
+                       ["", f"![W5: ns per allocation against N]({rel})", "", end])
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(args.doc, "w") as f:
+        f.write(head + block + tail)
+    print(f"Published: {args.publish}/ and the results block of {args.doc}")
 
 
 if __name__ == "__main__":
