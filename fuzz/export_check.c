@@ -238,19 +238,52 @@ static int json_value(parser_t *ps, int depth)
 }
 
 /* The expected label: what the pool keeps of its name (at most
- * NV_POOL_NAME_MAX - 1 bytes), control characters other than newline shown
- * as '?'. */
+ * NV_POOL_NAME_MAX - 1 bytes, cut before a split UTF-8 character), with
+ * control characters other than newline and bytes that are not valid UTF-8
+ * shown as '?'. */
+static size_t expected_utf8_length(const unsigned char *t)
+{
+    size_t len, i;
+    if (t[0] < 0x80)
+        return 1;
+    if (t[0] >= 0xC2 && t[0] <= 0xDF)
+        len = 2;
+    else if (t[0] >= 0xE0 && t[0] <= 0xEF)
+        len = 3;
+    else if (t[0] >= 0xF0 && t[0] <= 0xF4)
+        len = 4;
+    else
+        return 0;
+    for (i = 1; i < len; i++)
+        if ((t[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
 static void expected_name(const char *name, char *out, size_t out_size)
 {
-    size_t i, n = strlen(name ? name : "pool");
     const char *s = name ? name : "pool";
-    if (n > 47)
+    unsigned char kept[48];
+    size_t n = strlen(s), i = 0, o = 0;
+    if (n > 47) {
         n = 47;
-    if (n >= out_size)
-        n = out_size - 1;
-    for (i = 0; i < n; i++)
-        out[i] = ((unsigned char)s[i] < 0x20 && s[i] != '\n') ? '?' : s[i];
-    out[n] = '\0';
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(kept, s, n);
+    kept[n] = '\0';
+    while (i < n && o + 4 < out_size) {
+        size_t len = expected_utf8_length(kept + i);
+        if (len == 0 || (len == 1 && kept[i] < 0x20 && kept[i] != '\n')) {
+            out[o++] = '?';
+            i++;
+        } else {
+            memcpy(out + o, kept + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    out[o] = '\0';
 }
 
 #define FIELD(name) {#name, offsetof(nv_pool_stats_t, name), sizeof(((nv_pool_stats_t *)0)->name)}

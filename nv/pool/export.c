@@ -56,21 +56,47 @@ static void emit(sink_t *sink, const char *format, ...)
         sink->length += (size_t)n;
 }
 
-/* Pool names go into JSON strings and Prometheus label values; both escape
- * backslash, double quote and newline the same way (other control
- * characters become '?', which neither format needs escaped). */
-static void emit_escaped(sink_t *sink, const char *text)
+/* Length of the valid UTF-8 sequence at `text`, or 0 if it is not one. */
+static size_t utf8_length(const unsigned char *text)
 {
-    for (; *text; text++) {
-        unsigned char c = (unsigned char)*text;
-        if (c == '\\' || c == '"')
-            emit(sink, "\\%c", c);
-        else if (c == '\n')
-            emit(sink, "\\n");
-        else if (c < 0x20)
+    size_t length, i;
+    if (text[0] < 0x80)
+        return 1;
+    if (text[0] >= 0xC2 && text[0] <= 0xDF)
+        length = 2;
+    else if (text[0] >= 0xE0 && text[0] <= 0xEF)
+        length = 3;
+    else if (text[0] >= 0xF0 && text[0] <= 0xF4)
+        length = 4;
+    else
+        return 0;
+    for (i = 1; i < length; i++)
+        if ((text[i] & 0xC0) != 0x80)
+            return 0;
+    return length;
+}
+
+/* Pool names go into JSON strings and Prometheus label values; both escape
+ * backslash, double quote and newline the same way. Other control
+ * characters and bytes that are not valid UTF-8 become '?', so the output
+ * is always valid in both formats. */
+static void emit_escaped(sink_t *sink, const char *name)
+{
+    const unsigned char *text = (const unsigned char *)name;
+    while (*text) {
+        size_t length = utf8_length(text);
+        unsigned char c = *text;
+        if (length == 0 || (length == 1 && c < 0x20 && c != '\n')) {
             emit(sink, "?");
-        else
-            emit(sink, "%c", c);
+            length = 1;
+        } else if (c == '\\' || c == '"') {
+            emit(sink, "\\%c", c);
+        } else if (c == '\n') {
+            emit(sink, "\\n");
+        } else {
+            emit(sink, "%.*s", (int)length, (const char *)text);
+        }
+        text += length;
     }
 }
 

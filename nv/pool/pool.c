@@ -1372,7 +1372,9 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
                      operation, pool->name, ptr);
         return 0;
     }
-    block = block_find(pool, ptr);
+    /* Look the chunk up, not the pointer: a zero-byte chunk at the very end
+     * of a block has its user pointer at the block's end. */
+    block = block_find(pool, (const void *)((uintptr_t)ptr - NV_POOL_PREFIX));
     if (block) {
         char *top = block_top(pool, block);
         nv_pool_chunk_t seen;
@@ -1463,8 +1465,9 @@ static void release_chunk(nv_pool_t *pool, const owner_t *owner)
     track_chunk_free(pool, user, span_bytes(chunk->span) - NV_POOL_PREFIX);
     if ((char *)chunk + span_bytes(chunk->span) == block_top(pool, owner->block)) {
         /* The last chunk of its block: the space simply returns to the tail. */
-        track_noaccess(pool, chunk, span_bytes(chunk->span));
+        size_t bytes = span_bytes(chunk->span);
         forget_chunk(pool, chunk);
+        track_noaccess(pool, chunk, bytes);
         block_set_top(pool, owner->block, (char *)chunk);
         return;
     }
@@ -1936,6 +1939,20 @@ static int config_valid(const nv_pool_config_t *c)
     return 1;
 }
 
+/* Copies a pool name, cutting a long one at a character boundary so a
+ * multi-byte UTF-8 character is never split. */
+static void copy_name(char *name, const char *source)
+{
+    size_t length = strlen(source);
+    if (length >= NV_POOL_NAME_MAX) {
+        length = NV_POOL_NAME_MAX - 1;
+        while (length > 0 && ((unsigned char)source[length] & 0xC0) == 0x80)
+            length--;
+    }
+    memcpy(name, source, length);
+    name[length] = '\0';
+}
+
 static int env_passthrough(void)
 {
     const char *value = getenv("NV_POOL_PASSTHROUGH");
@@ -1969,7 +1986,7 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
     pool->stats_on = c->enable_stats != 0;
     pool->passthrough = c->passthrough != 0 || env_passthrough();
     pool->next_block_size = pool->min_size;
-    snprintf(pool->name, sizeof pool->name, "%s", c->name ? c->name : "pool");
+    copy_name(pool->name, c->name ? c->name : "pool");
     pool->on_valgrind = track_running_on_valgrind();
     /* Valgrind needs every chunk described, passthrough needs every request
      * to reach the backend: both take the slow paths only. */
