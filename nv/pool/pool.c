@@ -2176,7 +2176,7 @@ static int extend_unlocked(nv_pool_t *pool, size_t size)
     if (!block) {
         nv_log_error("nv_pool_extend: pool '%s': backend refused %zu bytes", pool->name,
                      bytes);
-        return NV_ENOMEM;
+        return NV_ERROR;
     }
     if (!pool->current || (size_t)(pool->bump_end - pool->bump) < (size_t)(block->end - block->start))
         set_current(pool, block);

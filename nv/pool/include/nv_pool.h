@@ -205,9 +205,9 @@ void nv_pool_reset(nv_pool_t *pool);
 
 /* ---- growing and shrinking ---------------------------------------------- */
 
-/* Adds a block with at least `size` usable bytes. NV_ERROR (pool unchanged)
- * for a NULL pool, size 0, a size past max_size or overflowing; NV_ENOMEM when
- * the backend refuses. */
+/* Adds a block with at least `size` usable bytes. NV_ERROR (pool unchanged,
+ * a log line) for a NULL pool, size 0, a size past max_size or overflowing,
+ * or when the backend refuses (contract §6). */
 int nv_pool_extend(nv_pool_t *pool, size_t size);
 
 /* Returns blocks holding no live allocation to the backend until `size` bytes
