@@ -257,6 +257,10 @@ static size_t expected_utf8_length(const unsigned char *t)
     for (i = 1; i < len; i++)
         if ((t[i] & 0xC0) != 0x80)
             return 0;
+    /* no overlong forms, no UTF-16 surrogates, nothing past U+10FFFF */
+    if ((t[0] == 0xE0 && t[1] < 0xA0) || (t[0] == 0xED && t[1] > 0x9F) ||
+        (t[0] == 0xF0 && t[1] < 0x90) || (t[0] == 0xF4 && t[1] > 0x8F))
+        return 0;
     return len;
 }
 

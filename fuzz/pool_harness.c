@@ -1951,7 +1951,9 @@ static const char *const pool_names[8] = {
     "\xe5\xad\x98\xe6\xb1\xa0",
     "}{\"],[:,",
     NULL,
-    "ctl\x01\x7f\x1b[31m",
+    /* control characters; a UTF-16 surrogate, an overlong form and stray
+     * bytes, none of them valid UTF-8 */
+    "ctl\x01\x7f\x1b[31m \xed\xa0\x80 \xe0\x80\xaf \xc0\xaf \xff\xfe",
 };
 
 static void setup(const uint8_t *data, size_t size)
