@@ -113,8 +113,9 @@ TEST_F(AllocTest, AlignHonoursEveryPowerOfTwoUpTo64KiB) {
         EXPECT_TRUE(nvtest::Aligned(p, alignment)) << "align(" << n << ", " << alignment << ") = " << p;
         EXPECT_TRUE(nvtest::Aligned(p, NV_POOL_ALIGNMENT)) << "never below 16";
         EXPECT_TRUE(ranges.Add(p, n)) << "overlap at align(" << n << ", " << alignment << ")";
-        if (c.config.zero_clear)
+        if (c.config.zero_clear) {
           EXPECT_TRUE(nvtest::AllAre(p, n, 0)) << "zero_clear align(" << n << ", " << alignment << ")";
+        }
         nvtest::FillPattern(p, n, seed);
         live.push_back({p, n, seed++});
       }

@@ -198,7 +198,9 @@ std::vector<Scenario> Scenarios() {
   s.push_back({"zero_clear alloc, large", nvtest::Config(0, 0, 4096, 1, 1, 1), none,
                [keep](nv_pool_t *p, Live &l) {
                  void *q = nv_pool_alloc(p, 90000);
-                 if (q) EXPECT_TRUE(nvtest::AllAre(q, 90000, 0));
+                 if (q) {
+                   EXPECT_TRUE(nvtest::AllAre(q, 90000, 0));
+                 }
                  return keep(l, q, 90000);
                },
                true});

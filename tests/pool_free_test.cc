@@ -231,7 +231,9 @@ TEST_F(FreeTest, StalePointerUnderANewUnwrittenAllocationIsAPlainBadFree) {
   EXPECT_EQ(trap_.Count(), 0u) << "reported as corruption (the default handler aborts):\n" << trap_.Text();
   nvtest::ExpectUnchanged(before, Snapshot::Of(pool.get()));
   // q's bytes are undefined for Valgrind until written: compare natively only.
-  if (!nvtest::Quick()) EXPECT_TRUE(std::equal(copy.begin(), copy.end(), q)) << "free of a stale pointer wrote into a live allocation";
+  if (!nvtest::Quick()) {
+    EXPECT_TRUE(std::equal(copy.begin(), copy.end(), q)) << "free of a stale pointer wrote into a live allocation";
+  }
   EXPECT_EQ(nv_pool_free(pool.get(), q), NV_OK);
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
 }
@@ -669,7 +671,9 @@ TEST_F(FreeTest, UsedPlusFreeNeverExceedsSize) {
       size_t size = nv_pool_get_size(pool.get()), used = nv_pool_get_used(pool.get()),
              free_bytes = nv_pool_get_free(pool.get());
       ASSERT_LE(used + free_bytes, size) << "step " << i;
-      if (config.max_size) ASSERT_LE(size, config.max_size);
+      if (config.max_size) {
+        ASSERT_LE(size, config.max_size);
+      }
     }
     log_.Clear();  // refusals of full pools
   }
@@ -881,8 +885,11 @@ TEST_F(FreeTest, CompactMergesNeighbouringFreeChunks) {
   // Keep one live chunk in the middle.
   void *middle = chunks[chunks.size() / 2];
   std::memset(middle, 0x6D, 100);
-  for (void *p : chunks)
-    if (p != middle) ASSERT_EQ(nv_pool_free(pool.get(), p), NV_OK);
+  for (void *p : chunks) {
+    if (p != middle) {
+      ASSERT_EQ(nv_pool_free(pool.get(), p), NV_OK);
+    }
+  }
   nv_pool_stats_t st;
   nv_pool_get_stats(pool.get(), &st);
   const double frag_before = st.fragmentation;

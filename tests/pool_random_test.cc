@@ -260,8 +260,9 @@ TEST_P(RandomTest, MatchesTheModel) {
     auto *p = static_cast<unsigned char *>(q);
     ASSERT_TRUE(nvtest::Aligned(p, std::max<size_t>(alignment, NV_POOL_ALIGNMENT)))
         << what << " misaligned " << (void *)p << " step " << step;
-    if (zeroed)
+    if (zeroed) {
       ASSERT_TRUE(FilledWith(p, n, 0)) << what << "(" << n << ") not zeroed, step " << step;
+    }
     // Callers do not always write what they allocate: one allocation in
     // eight is left as handed out (zeroed ones are known to be zero).
     bool write = zeroed || rng() % 8 != 0;
@@ -396,14 +397,16 @@ TEST_P(RandomTest, MatchesTheModel) {
         } else {
           ASSERT_TRUE(nvtest::Aligned(q, NV_POOL_ALIGNMENT)) << "step " << step;
           size_t keep = std::min(e.size, n);
-          if (e.written)
+          if (e.written) {
             ASSERT_TRUE(FilledWith(q, keep, e.fill)) << "realloc lost contents, step " << step;
+          }
           if (n <= e.size && q != e.p)
             violations.Note("a shrinking realloc moved the allocation (contract §4, docs/design.md)",
                             "realloc of " + std::to_string(e.size) + " bytes to " + std::to_string(n) +
                                 ", step " + std::to_string(step));
-          if (zero_clear && n > e.size)
+          if (zero_clear && n > e.size) {
             ASSERT_TRUE(FilledWith(q + e.size, n - e.size, 0)) << "grown tail not zero, step " << step;
+          }
           model.Remove(k);
           if (q != e.p) note_stale(e.p);
           unsigned char fill = static_cast<unsigned char>(1 + below(255));
@@ -494,7 +497,9 @@ TEST_P(RandomTest, MatchesTheModel) {
       nv_pool_stats_t st;
       nv_pool_get_stats(P, &st);
       ASSERT_EQ(st.large_allocations, 0u) << "step " << step;
-      if (fixed) ASSERT_EQ(st.size, before.size) << "a fixed pool keeps its blocks, step " << step;
+      if (fixed) {
+        ASSERT_EQ(st.size, before.size) << "a fixed pool keeps its blocks, step " << step;
+      }
     } else if (op < 848) {  // reset_stats
       nv_pool_reset_stats(P);
       expect = Counters();
@@ -523,7 +528,9 @@ TEST_P(RandomTest, MatchesTheModel) {
     ASSERT_EQ(used, model.used()) << "step " << step;
     ASSERT_LE(used + free_bytes, size) << "step " << step;
     ASSERT_EQ(size, backend.outstanding_bytes()) << "step " << step;
-    if (max_size) ASSERT_LE(size, max_size) << "step " << step;
+    if (max_size) {
+      ASSERT_LE(size, max_size) << "step " << step;
+    }
     ASSERT_EQ(nv_pool_is_empty(P), model.count() == 0 ? 1 : 0) << "step " << step;
     nv_pool_stats_t st;
     nv_pool_get_stats(P, &st);
@@ -531,7 +538,9 @@ TEST_P(RandomTest, MatchesTheModel) {
     ASSERT_EQ(st.size, size);
     ASSERT_EQ(st.used, used);
     ASSERT_EQ(st.free, free_bytes);
-    if (model.count() == 0) ASSERT_EQ(st.large_allocations, 0u) << "step " << step;
+    if (model.count() == 0) {
+      ASSERT_EQ(st.large_allocations, 0u) << "step " << step;
+    }
     if (stats_on) {
       ASSERT_EQ(st.allocations, expect.allocations) << "step " << step;
       ASSERT_EQ(st.frees, expect.frees) << "step " << step;

@@ -29,7 +29,9 @@ void ExpectGaugesConsistent(nv_pool_t *pool) {
   EXPECT_EQ(st.overhead, st.size - st.used - st.free) << "overhead = held - requested - free";
   EXPECT_GE(st.fragmentation, 0.0);
   EXPECT_LE(st.fragmentation, 1.0);
-  if (st.free == 0) EXPECT_EQ(st.fragmentation, 0.0);
+  if (st.free == 0) {
+    EXPECT_EQ(st.fragmentation, 0.0);
+  }
   EXPECT_EQ(st.live_allocations == 0, nv_pool_is_empty(pool) == 1);
 }
 

@@ -56,9 +56,11 @@ static void emit(sink_t *sink, const char *format, ...)
         sink->length += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at `text`, or 0 if it is not one. */
+/* Length of the valid UTF-8 sequence at `text`, or 0 if it is not one
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
 static size_t utf8_length(const unsigned char *text)
 {
+    unsigned char low = 0x80, high = 0xBF;
     size_t length, i;
     if (text[0] < 0x80)
         return 1;
@@ -70,7 +72,17 @@ static size_t utf8_length(const unsigned char *text)
         length = 4;
     else
         return 0;
-    for (i = 1; i < length; i++)
+    if (text[0] == 0xE0)
+        low = 0xA0; /* overlong */
+    else if (text[0] == 0xED)
+        high = 0x9F; /* surrogates */
+    else if (text[0] == 0xF0)
+        low = 0x90; /* overlong */
+    else if (text[0] == 0xF4)
+        high = 0x8F; /* above U+10FFFF */
+    if (text[1] < low || text[1] > high)
+        return 0;
+    for (i = 2; i < length; i++)
         if ((text[i] & 0xC0) != 0x80)
             return 0;
     return length;

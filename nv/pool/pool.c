@@ -974,9 +974,17 @@ static void large_table_remove(nv_pool_t *pool, nv_pool_large_t *node)
     pool->large_count--;
 }
 
+static void scrub_front(nv_pool_t *pool, nv_pool_chunk_t *chunk);
+
+/* Gives a large allocation back. Its header and front redzone are wiped
+ * first: the backend may hand the same memory back as one of our blocks, and
+ * a stale pointer into it must not pass for live or for damaged. */
 static void large_release(nv_pool_t *pool, nv_pool_large_t *node)
 {
+    nv_pool_chunk_t *chunk = user_chunk(node->user);
     large_table_remove(pool, node);
+    chunk->tag = 0;
+    scrub_front(pool, chunk);
     backend_put(pool, node->base, node->size);
 }
 
@@ -1435,17 +1443,23 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
 /* A chunk whose space returns to its block's tail: its header and front
  * redzone must not outlive it, or a stale pointer into a chunk carved there
  * later would pass for live (header) or for damaged (front canary). */
+static void scrub_front(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+#if NV_POOL_HARDENING
+    unsigned char *front = (unsigned char *)chunk_user(chunk) - NV_POOL_FRONT_REDZONE;
+    track_open(pool, front, NV_POOL_FRONT_REDZONE);
+    freed_store(front, front + NV_POOL_FRONT_REDZONE);
+    track_close(pool, front, NV_POOL_FRONT_REDZONE);
+#else
+    (void)pool;
+    (void)chunk;
+#endif
+}
+
 static inline void forget_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
     chunk->tag = 0;
-#if NV_POOL_HARDENING
-    {
-        unsigned char *front = (unsigned char *)chunk_user(chunk) - NV_POOL_FRONT_REDZONE;
-        track_open(pool, front, NV_POOL_FRONT_REDZONE);
-        freed_store(front, front + NV_POOL_FRONT_REDZONE);
-        track_close(pool, front, NV_POOL_FRONT_REDZONE);
-    }
-#endif
+    scrub_front(pool, chunk);
     track_noaccess(pool, chunk, NV_POOL_HEADER_BYTES);
 }
 
@@ -1488,6 +1502,7 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
         return;
     }
     owner->chunk->tag = pool->quarantine_tag;
+    scrub_front(pool, owner->chunk);
 }
 
 static int free_slow_locked(nv_pool_t *pool, void *ptr);
@@ -2741,11 +2756,11 @@ static void leak_line(leak_out_t *leaks, nv_pool_chunk_t *chunk)
                     function ? function : "?");
         fputc('\n', leaks->out);
     } else if (file) {
-        nv_log_error("nv_pool '%s': leak: %zu bytes at %p allocated at %s:%ld (%s)",
+        nv_log_warn("nv_pool '%s': leak: %zu bytes at %p allocated at %s:%ld (%s)",
                      leaks->pool_name, chunk->u.requested, (void *)chunk_user(chunk), file,
                      line, function ? function : "?");
     } else {
-        nv_log_error("nv_pool '%s': leak: %zu bytes at %p (site not recorded)",
+        nv_log_warn("nv_pool '%s': leak: %zu bytes at %p (site not recorded)",
                      leaks->pool_name, chunk->u.requested, (void *)chunk_user(chunk));
     }
 }

@@ -84,13 +84,19 @@ typedef struct nv_pool_config_s {
                        * at once (one lock per pool); 0 = one thread at a time */
 } nv_pool_config_t;
 
+/* The design document's default; the libnv additions are spelled out (all
+ * defaults) so C++ compilers warning about missing initializers stay quiet. */
 #define NV_POOL_CONFIG_DEFAULT { \
     .initial_size = 16 * 1024, \
     .max_size = 1024 * 1024, \
     .min_size = 4 * 1024, \
     .auto_extend = 1, \
     .zero_clear = 0, \
-    .enable_stats = 1 \
+    .enable_stats = 1, \
+    .backend = NULL, \
+    .passthrough = 0, \
+    .name = NULL, \
+    .thread_safe = 0 \
 }
 
 #define NV_POOL_HISTOGRAM_BUCKETS 34
@@ -339,8 +345,9 @@ void *nv_pool_align_array_at(nv_pool_t *pool, size_t nmemb, size_t size,
                              const char *function);
 
 /* Writes one line per live allocation (size, address and, in leak-check
- * builds, file:line and function) to `out` (NULL = through nv_log_error) and
- * returns how many are live. */
+ * builds, file:line and function) to `out` (NULL = through nv_log_warn) and
+ * returns how many are live. The leak-check build's nv_pool_destroy calls it
+ * with NULL when allocations are still live. */
 size_t nv_pool_leak_report(nv_pool_t *pool, FILE *out);
 
 /* 1 in leak-check builds (sites recorded), else 0. */
