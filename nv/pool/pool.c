@@ -1006,7 +1006,7 @@ size_t nv_pool_histogram_bucket_limit(unsigned bucket)
 }
 
 /* Counters of one successful allocation of `size` bytes (stats on). */
-static void count_allocation(nv_pool_t *pool, size_t size)
+static ALWAYS_INLINE void count_allocation(nv_pool_t *pool, size_t size)
 {
     pool->stats.allocations++;
     pool->stats.allocated_bytes += size;
@@ -1293,13 +1293,15 @@ static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit
 #define freed_store_fast(chunk, limit) ((void)0)
 #endif
 
-/* Extras of an allocation the fast path made: counters, zeroing. */
-static NOINLINE void alloc_extras(nv_pool_t *pool, char *user, size_t size)
+/* Extras of an allocation the fast path made: counters, zeroing. Returns
+ * `user` so the fast path can tail-call it. */
+static NOINLINE char *alloc_extras(nv_pool_t *pool, char *user, size_t size)
 {
     if (pool->fast_flags & NV_POOL_FAST_STATS)
         count_allocation(pool, size);
     if (pool->fast_flags & NV_POOL_FAST_ZERO)
         memset(user, 0, size);
+    return user;
 }
 
 /* The fast path: the exact free list, else a bump in the current block.
@@ -1344,9 +1346,13 @@ static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t
         user = chunk_user(chunk);
         guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
         asan_unpoison(user, size);
-        if (UNLIKELY(pool->fast_flags))
-            alloc_extras(pool, user, size);
         owner_leave(pool, previous);
+        if (UNLIKELY(pool->fast_flags)) {
+            /* Stats alone (the default config) stay inline. */
+            if (pool->fast_flags != NV_POOL_FAST_STATS)
+                return alloc_extras(pool, user, size);
+            count_allocation(pool, size);
+        }
         return user;
     }
 slow:
@@ -1542,13 +1548,6 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
     return NV_OK;
 }
 
-/* Extras of a free the fast path made: counters. */
-static NOINLINE void free_extras(nv_pool_t *pool)
-{
-    if (pool->fast_flags & NV_POOL_FAST_STATS)
-        pool->stats.frees++;
-}
-
 /* The fast path: a live chunk of the current block whose redzones verify
  * goes back to the tail (if last) or to its exact list. */
 int nv_pool_free(nv_pool_t *pool, void *ptr)
@@ -1590,9 +1589,9 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
                     pool->exact_bins[span] = chunk;
                     pool->exact_mask |= (uint64_t)1 << span;
                 }
-                if (UNLIKELY(pool->fast_flags))
-                    free_extras(pool);
                 owner_leave(pool, previous);
+                if (pool->fast_flags & NV_POOL_FAST_STATS)
+                    pool->stats.frees++;
                 return NV_OK;
             }
         }
