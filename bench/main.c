@@ -739,9 +739,16 @@ static void run_case(bench_case_t *bc, void **ptrs, size_t *cur)
             progress("%s N=%zu: repetition %d/%d %s", workload_ids[bc->workload], bc->n, rep + 1, cfg.reps, entries[e].name);
             nvb_sample_t s;
             in.deadline_ns = now_ns() + (uint64_t)(3 * cfg.run_limit * 1e9);
-            if (entries[e].mod->run(ctx[e], &in, 0, &s) != 0) {
+            int rc = entries[e].mod->run(ctx[e], &in, 0, &s);
+            if (rc != 0) {
                 r->status = ST_FAILED;
-                snprintf(r->note, sizeof r->note, "repetition %d failed", rep + 1);
+                if (rc == -2) {
+                    snprintf(r->note, sizeof r->note, "repetition %d passed the %.0f s limit (3 x --run-limit)", rep + 1,
+                             3 * cfg.run_limit);
+                } else {
+                    snprintf(r->note, sizeof r->note, "repetition %d failed: an allocation failed or returned a bad pointer",
+                             rep + 1);
+                }
                 continue;
             }
             r->ns[r->reps++] = (double)s.ns / (double)bc->ops;
