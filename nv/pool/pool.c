@@ -648,6 +648,10 @@ static void bins_clear(nv_pool_t *pool)
     pool->range_mask = 0;
 }
 
+/* How many chunks of one range list bins_take examines before it settles
+ * for a bigger list or fresh space. */
+#define RANGE_BIN_SCAN_LIMIT 16u
+
 /* Takes a free chunk of at least `span` granules (best exact fit, else the
  * smallest non-empty bin above, else first fit in the range bins), or NULL. */
 static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
@@ -660,8 +664,11 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
     if (pool->range_mask) {
         unsigned k = span < NV_POOL_EXACT_BINS ? 6u : floor_log2(span);
         nv_pool_chunk_t **link = &pool->range_bins[k];
-        /* First fit within the bin `span` falls in... */
-        for (; *link; link = &(*link)->u.next_free) {
+        unsigned looked = 0;
+        /* First fit within the bin `span` falls in, looking at a bounded
+         * number of chunks (a long list of slightly-too-small chunks made
+         * realloc growth quadratic)... */
+        for (; *link && looked < RANGE_BIN_SCAN_LIMIT; link = &(*link)->u.next_free, looked++) {
             if ((*link)->span >= span) {
                 nv_pool_chunk_t *chunk = *link;
                 *link = chunk->u.next_free;
@@ -1156,10 +1163,10 @@ static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
 /* Everything but the fast path: free lists above the exact size, other
  * blocks, a new block, or a large allocation. Counts its own outcome only
  * through the caller. */
-static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
-                         const site_t *site)
+static char *alloc_chunk_reserve(nv_pool_t *pool, size_t size, size_t reserve,
+                                 size_t alignment, const site_t *site)
 {
-    uint32_t span = request_span(size);
+    uint32_t span = request_span(reserve > size ? reserve : size);
     nv_pool_block_t *block;
     size_t block_size, need;
     char *user;
@@ -1202,6 +1209,12 @@ static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
         return NULL;
     set_current(pool, block);
     return carve(pool, block, span, size, alignment, site);
+}
+
+static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
+                         const site_t *site)
+{
+    return alloc_chunk_reserve(pool, size, size, alignment, site);
 }
 
 static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
@@ -1674,7 +1687,9 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
                 return 0;
             block_set_top(pool, owner->block, (char *)chunk + span_bytes(span));
             chunk->span = span;
-        } else if (chunk->span - span >= MIN_FREE_SPAN) {
+        } else if (size < old && chunk->span - span >= MIN_FREE_SPAN) {
+            /* Shrinking gives the rest back; growing within the chunk's
+             * slack (reserved by an earlier move) keeps it. */
             char *rest = (char *)chunk + span_bytes(span);
             uint32_t rest_span = chunk->span - span;
             chunk->span = span;
@@ -1719,7 +1734,7 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
 {
     owner_t owner;
     char *fresh;
-    size_t old;
+    size_t old, reserve;
     if (!find_live(pool, ptr, &owner, "nv_pool_realloc"))
         return NULL;
     if (NV_POOL_HARDENING) {
@@ -1745,7 +1760,15 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
         }
         return ptr;
     }
-    fresh = alloc_chunk(pool, size, NV_POOL_ALIGNMENT, site);
+    /* A chunk that has to move to grow gets half as much again as room to
+     * grow in place next time, so a buffer grown by small appends moves
+     * O(log n) times, not O(n). Only in pools without limits: a capped or
+     * fixed pool must not refuse a request that fits exactly. */
+    reserve = size;
+    if (size > old && pool->auto_extend && pool->max_size == 0 && old <= SIZE_MAX / 2 &&
+        old + old / 2 > size)
+        reserve = old + old / 2;
+    fresh = alloc_chunk_reserve(pool, size, reserve, NV_POOL_ALIGNMENT, site);
     if (!fresh) {
         note_failure(pool);
         nv_log_error("nv_pool_realloc: pool '%s': cannot grow %p from %zu to %zu bytes",
