@@ -52,9 +52,10 @@ bool AsanBuild() {
 // Chunk layout from pool_internal.h: a 16-byte header (48 with allocation
 // sites in the leak-check build), then a 16-byte front redzone before the
 // user pointer.
+// (No front redzone when hardening is compiled out.)
 size_t HeaderBytes() { return nv_pool_leakcheck_enabled() ? 48 : 16; }
-constexpr size_t kFrontRedzone = 16;
-size_t Prefix() { return HeaderBytes() + kFrontRedzone; }
+size_t FrontRedzone() { return nv_pool_hardening_enabled() ? 16 : 0; }
+size_t Prefix() { return HeaderBytes() + FrontRedzone(); }
 
 // A backend over malloc that gives every allocation 256 spare bytes: the back
 // redzone of a large chunk ends where its backend allocation ends, so a
@@ -316,6 +317,37 @@ TEST(HardeningDeathTest, DamagedHeaderFoundByValidate) {
   };
   EXPECT_DEATH(damage_then_validate(),
                Report(kHeader, 0, -static_cast<long>(Prefix()), "nv_pool_validate"));
+}
+
+// In every build, hardened or not: a chunk whose header tag was overwritten
+// is never freed (its header cannot be trusted). Hardened builds report it
+// to the handler; with hardening compiled out it is an ordinary bad free
+// (NV_ERROR and a log line). Headers are addressable to ASan and memcheck,
+// so this runs unchanged under both.
+TEST(HardeningTest, DamagedTagNeverFreesTheChunk) {
+  struct Recorder {
+    std::vector<nv_pool_corruption_kind_t> kinds;
+    static void Handler(const nv_pool_corruption_t *r, void *context) {
+      static_cast<Recorder *>(context)->kinds.push_back(r->kind);
+    }
+  } recorder;
+  nv_pool_set_corruption_handler(&Recorder::Handler, &recorder);
+  nv_log_set_handler([](nv_log_level_t, const char *, void *) {}, nullptr);
+  nv_pool_t *pool = MakePool();
+  unsigned char *a = Alloc(pool, 13);
+  unsigned char *b = Alloc(pool, 13);
+  Flip(a - Prefix(), 0, 1);
+  EXPECT_NE(nv_pool_free(pool, a), NV_OK);
+  if (nv_pool_hardening_enabled()) {
+    ASSERT_EQ(recorder.kinds.size(), 1u);
+    EXPECT_EQ(recorder.kinds[0], NV_POOL_CORRUPT_HEADER);
+  } else {
+    EXPECT_TRUE(recorder.kinds.empty()) << "no reports without hardening";
+  }
+  EXPECT_EQ(nv_pool_free(pool, b), NV_OK) << "the neighbour is unaffected";
+  nv_pool_destroy(pool);
+  nv_log_set_handler(nullptr, nullptr);
+  nv_pool_set_corruption_handler(nullptr, nullptr);
 }
 
 // ---- writes after free ---------------------------------------------------------

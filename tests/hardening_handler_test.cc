@@ -461,6 +461,33 @@ TEST_F(HandlerTest, OverflowIntoTheNextChunk) {
   log_.Clear();
 }
 
+// A damaged size field in a live header: nv_pool_validate notices (as a
+// header whose size does not fit its chunk, or as redzone damage when the
+// size shrank). Free does not: see library bug 1 at the end of this file.
+TEST_F(HandlerTest, DamagedSizeFieldIsFoundByValidate) {
+  for (size_t size : {13u, 4096u, 100000u}) {
+    for (long byte : {8L, 15L}) {  // low and high byte of the 8-byte size
+      SCOPED_TRACE("size " + std::to_string(size) + ", header byte " + std::to_string(byte));
+      nvtest::PoolPtr pool = Make();
+      unsigned char *a = Alloc(pool.get(), size);
+      unsigned char *b = Alloc(pool.get(), size);
+      ASSERT_TRUE(a && b);
+      const long at = -static_cast<long>(Prefix()) + byte;
+      SilentFlip(a, at, at + 1);
+      log_.Clear();
+      EXPECT_GE(nv_pool_validate_count(pool.get()), 1u);
+      const std::string text = log_.ErrorText();
+      EXPECT_TRUE(text.find("chunk header damaged") != std::string::npos ||
+                  text.find("back redzone (overflow) damaged") != std::string::npos)
+          << text;
+      SilentFlip(a, at, at + 1);  // repaired: destroy must not trip over it
+      log_.Clear();
+      EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+    }
+  }
+  EXPECT_EQ(reports_.size(), 0u) << All();
+}
+
 // Contract §8: "Writes into space released by nv_pool_reset or never handed
 // out are left to ASan and Valgrind." Freeing the last chunk of a block gives
 // its space back to the block's tail (never handed out since), so a write

@@ -23,6 +23,7 @@
  *   write-after-free   write into a freed chunk; Invalid write
  *   tail-write-after-free  the same for the block's last chunk, whose space went
  *                      back to the block's tail; Invalid write
+ *   never-handed-out   write into block space no allocation has reached; Invalid write
  *   large-read-after-free  read of a freed large chunk; Invalid read
  *   read-after-reset   read of a chunk after nv_pool_reset; Invalid read
  *   uninitialised      branch on a byte never written; Conditional jump ...
@@ -185,6 +186,10 @@ static nv_pool_t *run_bug(const char *mode)
         last = alloc(pool, 13);
         nv_pool_free(pool, last); /* the block's last chunk: back to the tail */
         write_byte(last, 0, 'x');
+    } else if (strcmp(mode, "never-handed-out") == 0) {
+        unsigned char *a = alloc(pool, 16);
+        memset(a, 1, 16);
+        write_byte(a, 200, 'x'); /* block space past the bump pointer */
     } else if (strcmp(mode, "large-read-after-free") == 0) {
         unsigned char *a = alloc(pool, 100000);
         memset(a, 1, 100000);

@@ -215,6 +215,13 @@ TEST_F(ValgrindPoolTest, WriteAfterFreeOfTheLastChunk) {
   EXPECT_EQ(run.pool_reports, 0) << run.output;
 }
 
+// Block space past the bump pointer is NOACCESS until it is handed out.
+TEST_F(ValgrindPoolTest, WriteIntoSpaceNeverHandedOut) {
+  const Outcome run = Mode("never-handed-out");
+  if (!kRequests) return ExpectNoError(run, std::string("never-handed-out; ") + kNoRequests);
+  ExpectOneError(run, "Invalid write of size 1", "never-handed-out");
+}
+
 // A large chunk's memory goes back to malloc on free: memcheck's own
 // tracking of malloc blocks catches it with or without the pool's requests.
 TEST_F(ValgrindPoolTest, ReadAfterFreeOfALargeChunk) {
