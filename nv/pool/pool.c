@@ -32,7 +32,7 @@ _Static_assert(NV_POOL_EXACT_BINS == 64, "exact_mask has one bit per exact bin")
 _Static_assert(NV_POOL_FAST_MAX > 256, "fast path covers small requests");
 
 #define BLOCK_HEADER_BYTES ((size_t)64) /* nv_pool_block_t, rounded up */
-#define LARGE_NODE_BYTES ((size_t)32)   /* nv_pool_large_t, rounded up */
+#define LARGE_NODE_BYTES ((size_t)48)   /* nv_pool_large_t, rounded up */
 _Static_assert(sizeof(nv_pool_large_t) <= LARGE_NODE_BYTES, "large node fits");
 
 /* Smallest free chunk: a bare header. */
@@ -1147,6 +1147,7 @@ static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
     node->size = total;
     node->user = user;
     node->capacity = (size_t)(base + total - NV_POOL_BACK_REDZONE_MIN - user);
+    node->requested = size;
     track_noaccess(pool, base + LARGE_NODE_BYTES, total - LARGE_NODE_BYTES);
     chunk = user_chunk(user);
     track_header(pool, chunk);
@@ -1376,6 +1377,8 @@ slow:
 /* Finding a caller's pointer                                               */
 /* ======================================================================== */
 
+static void recount(nv_pool_t *pool);
+
 /* What a pointer handed to free/realloc turned out to be. */
 typedef struct owner_s {
     nv_pool_chunk_t *chunk;   /* the live chunk, if any */
@@ -1416,6 +1419,17 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
         track_peek(pool, chunk, &seen, sizeof seen);
         if (seen.tag == pool->live_tag && seen.span != 0 &&
             span_bytes(seen.span) <= (size_t)(top - (char *)chunk)) {
+            if (seen.u.requested > span_bytes(seen.span) - NV_POOL_PREFIX - NV_POOL_BACK_REDZONE_MIN) {
+                /* A live tag with a size that cannot fit: the size field
+                 * was overwritten. Trusting it would corrupt `used` or read
+                 * past the chunk. */
+                checker_t check = {pool, operation, 1, 0};
+                report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
+                       "the size in the chunk header was overwritten");
+                chunk->tag = pool->quarantine_tag;
+                recount(pool);
+                return 0;
+            }
             owner->chunk = chunk;
             owner->block = block;
             return 1;
@@ -1430,6 +1444,7 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
             report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                    "the chunk header was overwritten");
             chunk->tag = pool->quarantine_tag;
+            recount(pool);
             return 0;
         }
         nv_log_error("%s: pool '%s': %p is not a live allocation (interior or stale "
@@ -1440,10 +1455,15 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
     owner->large = large_find(pool, ptr);
     if (owner->large) {
         chunk = user_chunk(ptr);
-        if (chunk->tag != pool->live_tag || chunk->span != 0) {
+        if (chunk->tag != pool->live_tag || chunk->span != 0 ||
+            chunk->u.requested != owner->large->requested) {
             checker_t check = {pool, operation, 1, 0};
             report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                    "the header of a large allocation was overwritten");
+            /* Never reused: it goes back to the backend, out of the counts. */
+            large_release(pool, owner->large);
+            owner->large = NULL;
+            recount(pool);
             return 0;
         }
         owner->chunk = chunk;
@@ -1514,14 +1534,14 @@ static void release_chunk(nv_pool_t *pool, const owner_t *owner)
  * never comes back (large chunks aside, which go back to the backend). */
 static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
 {
-    pool->used -= owner->chunk->u.requested;
-    pool->live_count--;
     if (owner->large) {
         large_release(pool, owner->large);
-        return;
+    } else {
+        owner->chunk->tag = pool->quarantine_tag;
+        scrub_front(pool, owner->chunk);
     }
-    owner->chunk->tag = pool->quarantine_tag;
-    scrub_front(pool, owner->chunk);
+    /* The damage may include the size field: recount rather than trust it. */
+    recount(pool);
 }
 
 static int free_slow_locked(nv_pool_t *pool, void *ptr);
@@ -1583,7 +1603,11 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
                 unsigned char *limit = (unsigned char *)chunk + span_bytes(chunk->span);
                 int to_tail;
                 void *previous;
+                /* Hardened: a size that does not fit the span means a damaged
+                 * header, and the redzone check must not run past the chunk. */
                 if (UNLIKELY(chunk->span >= NV_POOL_EXACT_BINS ||
+                             (NV_POOL_HARDENING &&
+                              size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
                              !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
                     return free_slow(pool, ptr);
                 previous = owner_enter(pool, "nv_pool_free");
@@ -1675,6 +1699,7 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
          * back to the backend when the chunk is freed. */
         if (size > large->capacity)
             return 0;
+        large->requested = size;
         limit = (char *)large->base + large->size;
     } else {
         uint32_t span = request_span(size);
@@ -1907,6 +1932,38 @@ static void check_all_guards(nv_pool_t *pool, const char *operation)
         if (large)
             check_chunk_guards(&check, user_chunk(large->user), chunk_limit(NULL, large));
     }
+}
+
+/* Re-derives `used` and the live count from the chunks themselves, after a
+ * chunk whose header may be damaged was taken out of service. O(chunks):
+ * only corruption paths call it. */
+static int recount_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
+                           void *context)
+{
+    size_t *totals = (size_t *)context;
+    (void)block;
+    if (chunk->tag == pool->live_tag) {
+        totals[0] += chunk->u.requested;
+        totals[1]++;
+    }
+    return 1;
+}
+
+static void recount(nv_pool_t *pool)
+{
+    checker_t check = {pool, "nv_pool (recount)", 0, 0};
+    nv_pool_block_t *block;
+    size_t totals[2] = {0, 0}, i;
+    sync_current(pool);
+    for (block = pool->blocks; block; block = block->next)
+        walk_block(&check, block, recount_visitor, totals);
+    for (i = 0; i < pool->large_capacity; i++)
+        if (pool->large_slots[i]) {
+            totals[0] += user_chunk(pool->large_slots[i]->user)->u.requested;
+            totals[1]++;
+        }
+    pool->used = totals[0];
+    pool->live_count = totals[1];
 }
 
 /* ======================================================================== */
@@ -2711,7 +2768,7 @@ static size_t pool_check(nv_pool_t *pool, const char *operation, int to_handler)
         bytes += node->size;
         chunk = user_chunk(node->user);
         if (chunk->tag != pool->live_tag || chunk->span != 0 ||
-            chunk->u.requested > node->capacity) {
+            chunk->u.requested != node->requested) {
             report(&check, NULL, node->user, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                    "the header of a large allocation was overwritten");
             continue;

@@ -125,6 +125,7 @@ typedef struct nv_pool_large_s {
     size_t size;     /* bytes obtained */
     char *user;      /* the caller's pointer */
     size_t capacity; /* user bytes that fit before the back redzone minimum */
+    size_t requested; /* copy of the chunk header's size, to catch damage to it */
 } nv_pool_large_t;
 
 #define NV_POOL_GRANULE 16u
