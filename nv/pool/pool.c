@@ -1034,6 +1034,18 @@ static void note_failure(nv_pool_t *pool)
         pool->stats.failed_allocations++;
 }
 
+/* note_failure for calls refused before they entered the pool (argument
+ * checks): takes the pool's lock like any other entry. */
+static void note_refusal(nv_pool_t *pool, const char *operation)
+{
+    void *previous;
+    if (!pool)
+        return;
+    previous = pool_enter(pool, operation);
+    note_failure(pool);
+    pool_leave(pool, previous);
+}
+
 /* Completes a chunk whose tag, span and size are set: redzones, site, tools,
  * zeroing. Returns the user pointer. */
 static inline char *finish_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit,
@@ -1648,8 +1660,7 @@ static ALWAYS_INLINE void *pool_alloc(nv_pool_t *pool, size_t size, const site_t
 static void *pool_align(nv_pool_t *pool, size_t size, size_t alignment, const site_t *site)
 {
     if (!is_power_of_two(alignment) || alignment > NV_POOL_MAX_ALIGNMENT) {
-        if (pool)
-            note_failure(pool);
+        note_refusal(pool, "nv_pool_align");
         nv_log_error("nv_pool_align: alignment %zu is not a power of two up to %d",
                      alignment, NV_POOL_MAX_ALIGNMENT);
         return NULL;
@@ -1663,8 +1674,7 @@ static void *pool_align_array(nv_pool_t *pool, size_t nmemb, size_t size,
                               size_t alignment, const site_t *site)
 {
     if (size != 0 && nmemb > SIZE_MAX / size) {
-        if (pool)
-            note_failure(pool);
+        note_refusal(pool, "nv_pool_align_array");
         nv_log_error("nv_pool: array of %zu x %zu bytes overflows size_t", nmemb, size);
         return NULL;
     }
@@ -1675,8 +1685,7 @@ static void *pool_calloc(nv_pool_t *pool, size_t nmemb, size_t size, const site_
 {
     char *user;
     if (size != 0 && nmemb > SIZE_MAX / size) {
-        if (pool)
-            note_failure(pool);
+        note_refusal(pool, "nv_pool_calloc");
         nv_log_error("nv_pool_calloc: %zu x %zu bytes overflows size_t", nmemb, size);
         return NULL;
     }
@@ -2142,6 +2151,10 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
             return NULL;
         }
         pool->next_block_size = size < pool->min_size ? pool->min_size : size;
+        /* Rounding may make the block a little larger than initial_size;
+         * reset and compact keep blocks up to the initial block's size. */
+        if (size > pool->initial_size)
+            pool->initial_size = size;
         set_current(pool, block);
     }
     return pool;

@@ -149,9 +149,10 @@ void nv_pool_destroy(nv_pool_t *pool);
 /* ---- allocation --------------------------------------------------------- */
 
 /* `size` bytes aligned to NV_POOL_ALIGNMENT. size 0 gives a unique non-NULL
- * pointer with no usable bytes. NULL (counted as a failed allocation, pool
- * unchanged) for a NULL pool, a size whose arithmetic overflows, a request
- * past max_size, a fixed pool without room, or a backend failure. */
+ * pointer with no usable bytes. NULL and an nv_log_error line (pool
+ * unchanged; counted as a failed allocation) for a size whose arithmetic
+ * overflows, a request past max_size, a fixed pool without room, or a backend
+ * failure; NULL and a log line for a NULL pool. */
 void *nv_pool_alloc(nv_pool_t *pool, size_t size);
 
 /* nmemb * size zeroed bytes (whatever zero_clear says). NULL when the product
@@ -197,12 +198,12 @@ void *nv_pool_align_array(nv_pool_t *pool, size_t nmemb, size_t size,
 
 /* ---- release ------------------------------------------------------------ */
 
-/* Frees a live allocation: NV_OK. NULL ptr: NV_OK, nothing done. Anything
- * else (NULL pool, double free, foreign or interior pointer, pointer from
- * before the last reset): NV_ERROR, an nv_log_error line, pool unchanged.
- * Hardened builds check the chunk's canaries first: damage is reported to the
- * corruption handler, and the chunk is never reused (NV_ECORRUPT if the
- * handler returns). */
+/* Frees a live allocation: NV_OK. NULL ptr on a valid pool: NV_OK, nothing
+ * done. Anything else (NULL pool, double free, foreign or interior pointer,
+ * pointer from before the last reset): NV_ERROR, an nv_log_error line, pool
+ * unchanged. Hardened builds check the chunk's canaries first: damage is
+ * reported to the corruption handler and the chunk is never reused
+ * (NV_ECORRUPT if the handler returns; NV_ERROR for a damaged header). */
 int nv_pool_free(nv_pool_t *pool, void *ptr);
 
 /* Invalidates every allocation at once: large allocations go back to the
@@ -222,8 +223,9 @@ int nv_pool_extend(nv_pool_t *pool, size_t size);
 int nv_pool_shrink(nv_pool_t *pool, size_t size);
 
 /* Merges neighbouring free chunks, rebuilds the free lists, and releases empty
- * blocks beyond initial_size. Live allocations never move. NV_OK, or NV_ERROR
- * for a NULL pool. */
+ * blocks beyond initial_size. Live allocations never move. NV_OK; NV_ERROR
+ * for a NULL pool; NV_ECORRUPT (after a report) when a damaged header makes a
+ * block impossible to walk. */
 int nv_pool_compact(nv_pool_t *pool);
 
 /* ---- queries (0 for a NULL pool) ---------------------------------------- */
@@ -284,7 +286,9 @@ void nv_pool_validate(nv_pool_t *pool);
  * counts as one problem). */
 size_t nv_pool_validate_count(nv_pool_t *pool);
 
-/* ---- corruption reports (hardened builds) ------------------------------- */
+/* ---- corruption reports ------------------------------------------------- */
+/* Redzone and freed-chunk damage is found in hardened builds only; damaged
+ * headers and inconsistent pool state are reported in every build. */
 
 typedef enum nv_pool_corruption_kind_e {
     NV_POOL_CORRUPT_FRONT_REDZONE = 1, /* bytes before the chunk were overwritten (underflow) */
