@@ -38,6 +38,11 @@
 
 namespace {
 
+// Fragmentation is printed with 6 decimals: the text is within half a unit
+// of the last place, plus the binary error of parsing it back (0.4765625
+// prints as 0.476562 and parses as 0.47656199999999999).
+constexpr double kSixDecimals = 5e-7 + 1e-12;
+
 using nvtest::PoolPtr;
 
 bool AsanBuild() {
@@ -418,7 +423,7 @@ void ExpectJsonMatches(const std::string &text, const nv_pool_stats_t &s,
   const JValue *frag = doc.Find("fragmentation");
   ASSERT_NE(frag, nullptr);
   ASSERT_EQ(frag->type, JValue::kNumber);
-  EXPECT_NEAR(std::strtod(frag->text.c_str(), nullptr), s.fragmentation, 5e-7);
+  EXPECT_NEAR(std::strtod(frag->text.c_str(), nullptr), s.fragmentation, kSixDecimals);
 
   const JValue *hist = doc.Find("size_histogram");
   ASSERT_NE(hist, nullptr);
@@ -650,7 +655,7 @@ void ExpectPrometheusMatches(const std::string &text, const nv_pool_stats_t &s,
     const Family &frag = families[kFragmentationMetric];
     EXPECT_EQ(frag.type, "gauge");
     ASSERT_EQ(frag.samples.size(), 1u);
-    EXPECT_NEAR(std::strtod(frag.samples[0].value.c_str(), nullptr), s.fragmentation, 5e-7);
+    EXPECT_NEAR(std::strtod(frag.samples[0].value.c_str(), nullptr), s.fragmentation, kSixDecimals);
   }
 
   const Family &h = families[kHistogramMetric];

@@ -573,3 +573,44 @@ TEST_F(HandlerTest, DamagedHeaderLeavesTheCountsConsistent) {
 }
 
 }  // namespace
+
+// Thread-safe pools run the same fast paths, under their lock (alloc_slow and
+// free_slow): their checks must still fire and hand over to the reporting
+// slow path without deadlocking on the lock they already hold.
+TEST_F(HandlerTest, ThreadSafePoolFastPathsReport) {
+  nv_pool_config_t config = NV_POOL_CONFIG_DEFAULT;
+  config.name = "shared";
+  config.thread_safe = 1;
+  nvtest::PoolPtr pool(nv_pool_create(&config));
+  ASSERT_NE(pool, nullptr);
+  unsigned char *a = Alloc(pool.get(), 24);
+  unsigned char *b = Alloc(pool.get(), 24);
+  unsigned char *keep = Alloc(pool.get(), 24);  // keeps b off the block's tail
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(keep, nullptr);
+  SilentFlip(a, 24, 25);
+  EXPECT_EQ(nv_pool_free(pool.get(), a), NV_ECORRUPT);
+  ASSERT_EQ(reports_.size(), 1u) << All();
+  EXPECT_EQ(reports_[0].kind, NV_POOL_CORRUPT_BACK_REDZONE);
+  EXPECT_EQ(reports_[0].offset, 24);
+  EXPECT_EQ(reports_[0].operation, "nv_pool_free");
+  EXPECT_EQ(reports_[0].pool_name, "shared");
+
+  ASSERT_EQ(nv_pool_free(pool.get(), b), NV_OK);
+  EXPECT_EQ(nv_pool_free(pool.get(), b), NV_ERROR) << "double free";
+  SilentFlip(b, 3, 4);
+  unsigned char *c = Alloc(pool.get(), 24);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(reports_.size(), 2u) << All();
+  EXPECT_EQ(reports_[1].kind, NV_POOL_CORRUPT_FREED_CHUNK);
+  EXPECT_EQ(reports_[1].chunk, b);
+  EXPECT_EQ(reports_[1].operation, "nv_pool_alloc");
+  // An export nests nv_pool_get_stats inside the pool's lock.
+  char json[2048];
+  EXPECT_LT(nv_pool_stats_json(pool.get(), json, sizeof json), sizeof json);
+  EXPECT_NE(std::string(json).find("\"live_allocations\":2,"), std::string::npos) << json;
+  EXPECT_EQ(nv_pool_free(pool.get(), c), NV_OK);
+  EXPECT_EQ(nv_pool_free(pool.get(), keep), NV_OK);
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+}

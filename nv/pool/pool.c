@@ -229,10 +229,10 @@ static void report(checker_t *check, nv_pool_chunk_t *chunk, const void *user,
 /* Threads: entering and leaving a pool                                     */
 /* ======================================================================== */
 
-#if NV_POOL_HARDENING
 /* Any thread's identity: the address of its own copy of this byte. */
 static _Thread_local char thread_identity;
 
+#if NV_POOL_HARDENING
 static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
 {
     checker_t check = {pool, operation, 1, 0};
@@ -270,13 +270,51 @@ static inline void owner_leave(nv_pool_t *pool, void *previous)
 #endif
 }
 
+static int lock_init(nv_pool_lock_t *lock)
+{
+    pthread_mutexattr_t attributes;
+    int failed = pthread_mutexattr_init(&attributes) != 0;
+#if defined(__GLIBC__)
+    /* Spins a little before sleeping: the work under the lock is short. */
+    failed = failed || pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ADAPTIVE_NP) != 0;
+#endif
+    failed = failed || pthread_mutex_init(&lock->mutex, &attributes) != 0;
+    pthread_mutexattr_destroy(&attributes);
+    lock->holder = NULL;
+    lock->depth = 0;
+    return !failed;
+}
+
+static inline void lock_take(nv_pool_lock_t *lock)
+{
+    void *self = &thread_identity;
+    /* Only this thread can have stored `self` there, so a relaxed read is
+     * enough to tell a nested call from a first one. */
+    if (__atomic_load_n(&lock->holder, __ATOMIC_RELAXED) == self) {
+        lock->depth++;
+        return;
+    }
+    pthread_mutex_lock(&lock->mutex);
+    __atomic_store_n(&lock->holder, self, __ATOMIC_RELAXED);
+    lock->depth = 1;
+}
+
+static inline void lock_give(nv_pool_lock_t *lock)
+{
+    if (--lock->depth == 0) {
+        __atomic_store_n(&lock->holder, NULL, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&lock->mutex);
+    }
+}
+
 /* Every public call on a pool that can reach the slow paths: the pool's lock
- * (thread-safe pools) and the owner check. Fast paths never run on
- * thread-safe pools (fast_limit is 0 there). */
+ * (thread-safe pools) and the owner check. The unlocked fast paths never run
+ * on thread-safe pools (fast_limit is 0 there); alloc_slow and free_slow run
+ * the same fast paths under the lock instead. */
 static inline void *pool_enter(nv_pool_t *pool, const char *operation)
 {
     if (pool->thread_safe)
-        pthread_mutex_lock(&pool->lock);
+        lock_take(&pool->lock);
     return owner_enter(pool, operation);
 }
 
@@ -284,7 +322,7 @@ static inline void pool_leave(nv_pool_t *pool, void *previous)
 {
     owner_leave(pool, previous);
     if (pool->thread_safe)
-        pthread_mutex_unlock(&pool->lock);
+        lock_give(&pool->lock);
 }
 
 /* ======================================================================== */
@@ -1232,6 +1270,7 @@ static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
 
 static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
                                const site_t *site);
+static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const site_t *site);
 
 static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
                                  const site_t *site)
@@ -1242,7 +1281,12 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
         return NULL;
     }
     previous = pool_enter(pool, "nv_pool_alloc");
-    user = alloc_slow_locked(pool, size, alignment, site);
+    /* A thread-safe pool's fast path, under its lock. */
+    user = size < pool->locked_fast_limit && alignment <= NV_POOL_ALIGNMENT
+               ? alloc_try_fast(pool, size, site)
+               : NULL;
+    if (!user)
+        user = alloc_slow_locked(pool, size, alignment, site);
     pool_leave(pool, previous);
     return user;
 }
@@ -1331,57 +1375,68 @@ static NOINLINE char *alloc_extras(nv_pool_t *pool, char *user, size_t size)
 }
 
 /* The fast path: the exact free list, else a bump in the current block.
- * Everything unusual (no room, big sizes, Valgrind, damage) goes to
- * alloc_slow, which repeats the checks with full reporting. */
+ * NULL when it cannot serve `size` (< NV_POOL_FAST_MAX + 1): no room, or a
+ * freed chunk that fails its check; the slow path then repeats the work
+ * with full reporting. */
+static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const site_t *site)
+{
+    uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
+                    NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
+    size_t bytes = span_bytes(span);
+    void *previous = owner_enter(pool, "nv_pool_alloc");
+    nv_pool_chunk_t *chunk = pool->exact_bins[span];
+    char *user;
+    if (chunk) {
+        if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
+            owner_leave(pool, previous);
+            return NULL;
+        }
+        asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
+        pool->exact_bins[span] = chunk->u.next_free;
+        if (!chunk->u.next_free)
+            pool->exact_mask &= ~((uint64_t)1 << span);
+    } else if (LIKELY((size_t)(pool->bump_end - pool->bump) >= bytes)) {
+        chunk = (nv_pool_chunk_t *)pool->bump;
+        pool->bump += bytes;
+        asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
+        chunk->span = span;
+    } else {
+        owner_leave(pool, previous);
+        return NULL;
+    }
+    chunk->tag = pool->live_tag;
+    chunk->u.requested = size;
+    pool->used += size;
+    pool->live_count++;
+#if NV_POOL_SITES
+    chunk->file = site ? site->file : NULL;
+    chunk->line = site ? site->line : 0;
+    chunk->function = site ? site->function : NULL;
+#else
+    (void)site;
+#endif
+    user = chunk_user(chunk);
+    guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
+    asan_unpoison(user, size);
+    owner_leave(pool, previous);
+    if (UNLIKELY(pool->fast_flags)) {
+        /* Stats alone (the default config) stay inline. */
+        if (pool->fast_flags != NV_POOL_FAST_STATS)
+            return alloc_extras(pool, user, size);
+        count_allocation(pool, size);
+    }
+    return user;
+}
+
+/* Pools that are not thread-safe try the fast path unlocked; everything
+ * else (thread-safe pools included) goes through alloc_slow. */
 static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t *site)
 {
     if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
-        uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
-                        NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
-        size_t bytes = span_bytes(span);
-        void *previous = owner_enter(pool, "nv_pool_alloc");
-        nv_pool_chunk_t *chunk = pool->exact_bins[span];
-        char *user;
-        if (chunk) {
-            if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
-                owner_leave(pool, previous);
-                goto slow;
-            }
-            asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-            pool->exact_bins[span] = chunk->u.next_free;
-            if (!chunk->u.next_free)
-                pool->exact_mask &= ~((uint64_t)1 << span);
-        } else if (LIKELY((size_t)(pool->bump_end - pool->bump) >= bytes)) {
-            chunk = (nv_pool_chunk_t *)pool->bump;
-            pool->bump += bytes;
-            asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-            chunk->span = span;
-        } else {
-            owner_leave(pool, previous);
-            goto slow;
-        }
-        chunk->tag = pool->live_tag;
-        chunk->u.requested = size;
-        pool->used += size;
-        pool->live_count++;
-#if NV_POOL_SITES
-        chunk->file = site ? site->file : NULL;
-        chunk->line = site ? site->line : 0;
-        chunk->function = site ? site->function : NULL;
-#endif
-        user = chunk_user(chunk);
-        guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
-        asan_unpoison(user, size);
-        owner_leave(pool, previous);
-        if (UNLIKELY(pool->fast_flags)) {
-            /* Stats alone (the default config) stay inline. */
-            if (pool->fast_flags != NV_POOL_FAST_STATS)
-                return alloc_extras(pool, user, size);
-            count_allocation(pool, size);
-        }
-        return user;
+        void *user = alloc_try_fast(pool, size, site);
+        if (LIKELY(user != NULL))
+            return user;
     }
-slow:
     return alloc_slow(pool, size, NV_POOL_ALIGNMENT, site);
 }
 
@@ -1557,6 +1612,7 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
 }
 
 static int free_slow_locked(nv_pool_t *pool, void *ptr);
+static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr);
 
 static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
 {
@@ -1569,7 +1625,11 @@ static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
     if (!ptr)
         return NV_OK;
     previous = pool_enter(pool, "nv_pool_free");
-    result = free_slow_locked(pool, ptr);
+    /* A thread-safe pool's fast path, under its lock. */
+    if (pool->locked_fast_limit != 0 && free_try_fast(pool, ptr))
+        result = NV_OK;
+    else
+        result = free_slow_locked(pool, ptr);
     pool_leave(pool, previous);
     return result;
 }
@@ -1594,57 +1654,64 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
 }
 
 /* The fast path: a live chunk of the current block whose redzones verify
- * goes back to the tail (if last) or to its exact list. */
-int nv_pool_free(nv_pool_t *pool, void *ptr)
+ * goes back to the tail (if last) or to its exact list. 0 when `ptr` needs
+ * the slow path (not such a chunk, or damaged), which then reports. */
+static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr)
 {
-    /* fast_limit is 0 under Valgrind: its requests need the slow path. */
-    if (LIKELY(pool != NULL) && LIKELY(pool->fast_limit != 0)) {
-        /* Offset of the would-be chunk in the current block; bump >= start. */
-        size_t offset = (size_t)((uintptr_t)ptr - NV_POOL_PREFIX - (uintptr_t)pool->bump_start);
-        if (LIKELY(offset < (size_t)(pool->bump - pool->bump_start) && (offset & 15u) == 0)) {
-            nv_pool_chunk_t *chunk = user_chunk(ptr);
-            uint32_t tag;
-            /* `chunk` may be any bytes of the block until the tag matches. */
+    /* Offset of the would-be chunk in the current block; bump >= start. */
+    size_t offset = (size_t)((uintptr_t)ptr - NV_POOL_PREFIX - (uintptr_t)pool->bump_start);
+    if (LIKELY(offset < (size_t)(pool->bump - pool->bump_start) && (offset & 15u) == 0)) {
+        nv_pool_chunk_t *chunk = user_chunk(ptr);
+        uint32_t tag;
+        /* `chunk` may be any bytes of the block until the tag matches. */
 #if NV_POOL_ASAN
-            track_peek(pool, &chunk->tag, &tag, sizeof tag);
+        track_peek(pool, &chunk->tag, &tag, sizeof tag);
 #else
-            tag = chunk->tag;
+        tag = chunk->tag;
 #endif
-            if (LIKELY(tag == pool->live_tag)) {
-                size_t size = chunk->u.requested;
-                unsigned char *limit = (unsigned char *)chunk + span_bytes(chunk->span);
-                int to_tail;
-                void *previous;
-                /* Hardened: a size that does not fit the span means a damaged
-                 * header, and the redzone check must not run past the chunk. */
-                if (UNLIKELY(chunk->span >= NV_POOL_EXACT_BINS ||
-                             (NV_POOL_HARDENING &&
-                              size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
-                             !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
-                    return free_slow(pool, ptr);
-                previous = owner_enter(pool, "nv_pool_free");
-                pool->used -= size;
-                pool->live_count--;
-                asan_poison(ptr, size);
-                to_tail = (char *)limit == pool->bump;
-                if (to_tail) {
-                    forget_chunk(pool, chunk);
-                    pool->bump = (char *)chunk;
-                } else {
-                    uint32_t span = chunk->span;
-                    chunk->tag = pool->free_tag;
-                    freed_store_fast(chunk, limit);
-                    chunk->u.next_free = pool->exact_bins[span];
-                    pool->exact_bins[span] = chunk;
-                    pool->exact_mask |= (uint64_t)1 << span;
-                }
-                owner_leave(pool, previous);
-                if (pool->fast_flags & NV_POOL_FAST_STATS)
-                    pool->stats.frees++;
-                return NV_OK;
+        if (LIKELY(tag == pool->live_tag)) {
+            size_t size = chunk->u.requested;
+            unsigned char *limit = (unsigned char *)chunk + span_bytes(chunk->span);
+            int to_tail;
+            void *previous;
+            /* Hardened: a size that does not fit the span means a damaged
+             * header, and the redzone check must not run past the chunk. */
+            if (UNLIKELY(chunk->span >= NV_POOL_EXACT_BINS ||
+                         (NV_POOL_HARDENING &&
+                          size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
+                         !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
+                return 0;
+            previous = owner_enter(pool, "nv_pool_free");
+            pool->used -= size;
+            pool->live_count--;
+            asan_poison(ptr, size);
+            to_tail = (char *)limit == pool->bump;
+            if (to_tail) {
+                forget_chunk(pool, chunk);
+                pool->bump = (char *)chunk;
+            } else {
+                uint32_t span = chunk->span;
+                chunk->tag = pool->free_tag;
+                freed_store_fast(chunk, limit);
+                chunk->u.next_free = pool->exact_bins[span];
+                pool->exact_bins[span] = chunk;
+                pool->exact_mask |= (uint64_t)1 << span;
             }
+            owner_leave(pool, previous);
+            if (pool->fast_flags & NV_POOL_FAST_STATS)
+                pool->stats.frees++;
+            return 1;
         }
     }
+    return 0;
+}
+
+int nv_pool_free(nv_pool_t *pool, void *ptr)
+{
+    /* fast_limit is 0 under Valgrind (its requests need the slow path) and
+     * in thread-safe pools (free_slow takes the lock first). */
+    if (LIKELY(pool != NULL) && LIKELY(pool->fast_limit != 0) && LIKELY(free_try_fast(pool, ptr)))
+        return NV_OK;
     return free_slow(pool, ptr);
 }
 
@@ -2092,22 +2159,21 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
     copy_name(pool->name, c->name ? c->name : "pool");
     pool->on_valgrind = track_running_on_valgrind();
     /* Valgrind needs every chunk described, passthrough needs every request
-     * to reach the backend: both take the slow paths only. */
+     * to reach the backend: both take the slow paths only. Thread-safe pools
+     * take the fast paths only from alloc_slow and free_slow, under the lock. */
     pool->thread_safe = c->thread_safe != 0;
     pool->fast_limit = pool->on_valgrind || pool->passthrough || pool->thread_safe
                            ? 0
                            : NV_POOL_FAST_MAX + 1;
+    pool->locked_fast_limit = pool->on_valgrind || pool->passthrough || !pool->thread_safe
+                                  ? 0
+                                  : NV_POOL_FAST_MAX + 1;
     pool->fast_flags = (pool->stats_on ? NV_POOL_FAST_STATS : 0u) |
                        (pool->zero_clear ? NV_POOL_FAST_ZERO : 0u);
     pool->secret = random_secret(pool);
     set_epoch_tags(pool);
     if (pool->thread_safe) {
-        pthread_mutexattr_t attributes;
-        int failed = pthread_mutexattr_init(&attributes) != 0;
-        failed = failed || pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_RECURSIVE) != 0;
-        failed = failed || pthread_mutex_init(&pool->lock, &attributes) != 0;
-        pthread_mutexattr_destroy(&attributes);
-        if (failed) {
+        if (!lock_init(&pool->lock)) {
             nv_log_error("nv_pool_create: cannot create the lock of a thread-safe pool");
             backend->release(backend->context, pool, sizeof *pool);
             return NULL;
@@ -2246,7 +2312,7 @@ void nv_pool_destroy(nv_pool_t *pool)
     if (pool->large_slots)
         backend_put(pool, pool->large_slots, pool->large_capacity * sizeof(void *));
     if (pool->thread_safe)
-        pthread_mutex_destroy(&pool->lock);
+        pthread_mutex_destroy(&pool->lock.mutex);
     backend = pool->backend;
     backend.release(backend.context, pool, sizeof *pool);
 }

@@ -156,6 +156,15 @@ typedef struct nv_pool_large_s {
 
 #define NV_POOL_NAME_MAX 48
 
+/* A thread-safe pool's lock: a mutex made recursive by hand (public calls
+ * nest: the exports call nv_pool_get_stats), so the mutex itself can be
+ * glibc's adaptive kind, which spins briefly before sleeping. */
+typedef struct nv_pool_lock_s {
+    pthread_mutex_t mutex;
+    void *holder;   /* identity of the thread holding it, or NULL (atomic) */
+    unsigned depth; /* nesting of the holder's calls; only the holder touches it */
+} nv_pool_lock_t;
+
 struct nv_pool_s {
     /* The fast paths read only these first fields. */
     char *bump;         /* next free byte of the current block */
@@ -204,9 +213,14 @@ struct nv_pool_s {
     char name[NV_POOL_NAME_MAX];
 
     /* Threads. */
-    int thread_safe;       /* config.thread_safe: every public call takes `lock` */
-    pthread_mutex_t lock;  /* recursive: public calls may nest */
-    void *owner;           /* hardened: identity of the thread inside the pool */
+    int thread_safe;          /* config.thread_safe: every public call takes `lock` */
+    size_t locked_fast_limit; /* thread-safe pools: fast_limit while `lock` is held */
+    nv_pool_lock_t lock;
+    void *owner;              /* hardened: identity of the thread inside the pool */
+    /* The lock and owner words are written on every call: keep them off the
+     * cache line of whatever the allocator puts next (another thread's pool,
+     * say), or two unrelated pools slow each other down. */
+    char false_sharing_pad[64];
 };
 
 /* fast_flags bits: work the fast paths do only when asked. */
