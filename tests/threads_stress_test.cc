@@ -705,3 +705,216 @@ TEST(ThreadsStress, ThreadSafePoolNeverReportsConcurrentUse) {
 }
 
 }  // namespace
+
+namespace {
+
+nv_pool_t *MakeShared(size_t initial_size, size_t max_size, int auto_extend) {
+  nv_pool_config_t config = NV_POOL_CONFIG_DEFAULT;
+  config.name = "slots";
+  config.initial_size = initial_size;
+  config.max_size = max_size;
+  config.auto_extend = auto_extend;
+  config.thread_safe = 1;
+  return nv_pool_create(&config);
+}
+
+}  // namespace
+
+// A thread-safe pool serves most calls from per-thread slots without its
+// lock (docs/design.md#threads). Used from one thread, every count must stay
+// exact, peak_used included, and a double free must still be refused.
+TEST(ThreadsSlots, OneThreadKeepsExactCounts) {
+  Alarms alarms;
+  nv_pool_t *pool = MakeShared(64 * 1024, 0, 1);
+  ASSERT_NE(pool, nullptr);
+  std::vector<std::pair<void *, size_t>> live;
+  size_t used = 0, peak = 0;
+  uint64_t allocations = 0, frees = 0;
+  uint64_t histogram[NV_POOL_HISTOGRAM_BUCKETS] = {};
+  for (size_t round = 0; round < 4; round++) {
+    for (size_t i = 0; i < 200; i++) {
+      size_t n = (i * 37 + round) % 300;
+      void *p = nv_pool_alloc(pool, n);
+      ASSERT_NE(p, nullptr);
+      std::memset(p, 0x5A, n);
+      live.push_back({p, n});
+      used += n;
+      peak = std::max(peak, used);
+      allocations++;
+      histogram[Bucket(n)]++;
+    }
+    ASSERT_EQ(nv_pool_get_used(pool), used);
+    // Free every other one: most land in this thread's slot.
+    std::vector<std::pair<void *, size_t>> kept;
+    for (size_t i = 0; i < live.size(); i++) {
+      if (i % 2 == 0) {
+        ASSERT_EQ(nv_pool_free(pool, live[i].first), NV_OK);
+        used -= live[i].second;
+        frees++;
+      } else {
+        kept.push_back(live[i]);
+      }
+    }
+    live.swap(kept);
+    ASSERT_EQ(nv_pool_get_used(pool), used);
+  }
+  // The same pointer twice: the first free takes the slot path, the second
+  // must be refused by the locked path.
+  void *p = nv_pool_alloc(pool, 40);
+  ASSERT_NE(p, nullptr);
+  allocations++;
+  histogram[Bucket(40)]++;
+  peak = std::max(peak, used + 40);
+  ASSERT_EQ(nv_pool_free(pool, p), NV_OK);
+  frees++;
+  EXPECT_EQ(nv_pool_free(pool, p), NV_ERROR);
+  EXPECT_EQ(alarms.errors.load(), 1u) << alarms.first;
+
+  nv_pool_stats_t s;
+  nv_pool_get_stats(pool, &s);
+  EXPECT_EQ(s.used, used);
+  EXPECT_EQ(static_cast<uint64_t>(s.live_allocations), static_cast<uint64_t>(live.size()));
+  EXPECT_EQ(s.peak_used, peak);
+  EXPECT_EQ(static_cast<uint64_t>(s.allocations), allocations);
+  EXPECT_EQ(static_cast<uint64_t>(s.frees), frees);
+  for (unsigned b = 0; b < NV_POOL_HISTOGRAM_BUCKETS; b++)
+    EXPECT_EQ(static_cast<uint64_t>(s.size_histogram[b]), histogram[b]) << "bucket " << b;
+  EXPECT_EQ(nv_pool_validate_count(pool), 0u);
+  for (auto &item : live) EXPECT_EQ(nv_pool_free(pool, item.first), NV_OK);
+  EXPECT_TRUE(nv_pool_is_empty(pool));
+  EXPECT_EQ(nv_pool_get_used(pool), 0u);
+  nv_pool_destroy(pool);
+  EXPECT_EQ(alarms.corruptions.load(), 0u) << alarms.first;
+}
+
+// A peak reached only inside a slot: 32 chunks of 33 bytes, freed (they
+// stay in this thread's slot), then 32 of 48 bytes (the same span) taken
+// back from it without the lock, and freed. No call in between folds the
+// slot's counts into the pool, so peak_used must come from the slot's own
+// high point.
+TEST(ThreadsSlots, PeakReachedInsideASlot) {
+  Alarms alarms;
+  nv_pool_t *pool = MakeShared(64 * 1024, 0, 1);
+  ASSERT_NE(pool, nullptr);
+  std::vector<void *> small, big;
+  for (int i = 0; i < 32; i++) small.push_back(nv_pool_alloc(pool, 33));
+  for (void *q : small) ASSERT_EQ(nv_pool_free(pool, q), NV_OK);
+  for (int i = 0; i < 32; i++) big.push_back(nv_pool_alloc(pool, 48));
+  for (void *q : big) ASSERT_EQ(nv_pool_free(pool, q), NV_OK);
+  for (void *q : small) ASSERT_NE(q, nullptr);
+  for (void *q : big) ASSERT_NE(q, nullptr);
+  nv_pool_stats_t s;
+  nv_pool_get_stats(pool, &s);
+  EXPECT_EQ(s.peak_used, 32u * 48u);
+  EXPECT_EQ(s.used, 0u);
+  EXPECT_EQ(static_cast<uint64_t>(s.allocations), 64u);
+  EXPECT_EQ(static_cast<uint64_t>(s.frees), 64u);
+  nv_pool_destroy(pool);
+  EXPECT_EQ(alarms.errors.load(), 0u) << alarms.first;
+}
+
+// Chunks a thread freed into its slot are not lost to other threads: in a
+// fixed pool, what one thread filled and freed, another can fill again.
+TEST(ThreadsSlots, FreedChunksInOneSlotServeAnotherThread) {
+  Alarms alarms;
+  nv_pool_t *pool = MakeShared(64 * 1024, 0, 0);
+  ASSERT_NE(pool, nullptr);
+  size_t filled = 0;
+  std::thread first([pool, &filled]() {
+    std::vector<void *> mine;
+    for (;;) {
+      void *p = nv_pool_alloc(pool, 48);
+      if (p == nullptr) break;
+      mine.push_back(p);
+    }
+    filled = mine.size();
+    for (void *p : mine) ASSERT_EQ(nv_pool_free(pool, p), NV_OK);
+  });
+  first.join();
+  ASSERT_GT(filled, 100u);
+  // No query here: any public call but alloc and free would hand the slot's
+  // chunks back to the pool, which is what the second thread must not need.
+  uint64_t errors_after_fill = alarms.errors.load();  // the refusal that ended the fill
+  size_t refilled = 0;
+  std::thread second([pool, filled, &refilled]() {
+    std::vector<void *> mine;
+    for (size_t i = 0; i < filled; i++) {
+      void *p = nv_pool_alloc(pool, 48);
+      if (p == nullptr) break;
+      mine.push_back(p);
+    }
+    refilled = mine.size();
+    for (void *p : mine) EXPECT_EQ(nv_pool_free(pool, p), NV_OK);
+  });
+  second.join();
+  EXPECT_EQ(refilled, filled);
+  EXPECT_EQ(alarms.errors.load(), errors_after_fill) << alarms.first;
+  EXPECT_EQ(nv_pool_validate_count(pool), 0u);
+  nv_pool_destroy(pool);
+  EXPECT_EQ(alarms.corruptions.load(), 0u) << alarms.first;
+}
+
+// Chunks move between threads: allocated by one, freed by the other, both
+// at full speed. Counts agree at the end.
+TEST(ThreadsSlots, CrossThreadFrees) {
+  Alarms alarms;
+  nv_pool_t *pool = MakeShared(0, 0, 1);
+  ASSERT_NE(pool, nullptr);
+  const size_t kItems = Quick() ? 2000 : (TsanBuild() ? 20000 : 200000);
+  std::mutex mu;
+  std::vector<std::pair<unsigned char *, size_t>> queue;
+  std::atomic<bool> done{false};
+  std::atomic<size_t> bad{0};
+  std::thread producer([&]() {
+    for (size_t i = 0; i < kItems; i++) {
+      size_t n = 1 + i % 500;
+      auto *p = static_cast<unsigned char *>(nv_pool_alloc(pool, n));
+      if (p == nullptr) {
+        bad++;
+        break;
+      }
+      std::memset(p, static_cast<int>(n & 0xFF), n);
+      std::lock_guard<std::mutex> lock(mu);
+      queue.push_back({p, n});
+    }
+    done = true;
+  });
+  std::thread consumer([&]() {
+    for (;;) {
+      std::vector<std::pair<unsigned char *, size_t>> batch;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        batch.swap(queue);
+      }
+      if (batch.empty()) {
+        if (done.load()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (queue.empty()) break;
+        }
+        std::this_thread::yield();
+        continue;
+      }
+      for (auto &item : batch) {
+        for (size_t k = 0; k < item.second; k++)
+          if (item.first[k] != static_cast<unsigned char>(item.second & 0xFF)) {
+            bad++;
+            break;
+          }
+        if (nv_pool_free(pool, item.first) != NV_OK) bad++;
+      }
+    }
+  });
+  producer.join();
+  consumer.join();
+  EXPECT_EQ(bad.load(), 0u);
+  nv_pool_stats_t s;
+  nv_pool_get_stats(pool, &s);
+  EXPECT_EQ(s.used, 0u);
+  EXPECT_EQ(s.live_allocations, 0u);
+  EXPECT_EQ(static_cast<uint64_t>(s.allocations), static_cast<uint64_t>(kItems));
+  EXPECT_EQ(static_cast<uint64_t>(s.frees), static_cast<uint64_t>(kItems));
+  EXPECT_EQ(nv_pool_validate_count(pool), 0u);
+  nv_pool_destroy(pool);
+  EXPECT_EQ(alarms.errors.load(), 0u) << alarms.first;
+  EXPECT_EQ(alarms.corruptions.load(), 0u) << alarms.first;
+}

@@ -11,6 +11,7 @@
 #include "pool_track.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,18 +286,20 @@ static int lock_init(nv_pool_lock_t *lock)
     return !failed;
 }
 
-static inline void lock_take(nv_pool_lock_t *lock)
+/* Takes the lock; 1 for the outermost call of this thread, 0 when nested. */
+static inline int lock_take(nv_pool_lock_t *lock)
 {
     void *self = &thread_identity;
     /* Only this thread can have stored `self` there, so a relaxed read is
      * enough to tell a nested call from a first one. */
     if (__atomic_load_n(&lock->holder, __ATOMIC_RELAXED) == self) {
         lock->depth++;
-        return;
+        return 0;
     }
     pthread_mutex_lock(&lock->mutex);
     __atomic_store_n(&lock->holder, self, __ATOMIC_RELAXED);
     lock->depth = 1;
+    return 1;
 }
 
 static inline void lock_give(nv_pool_lock_t *lock)
@@ -311,18 +314,36 @@ static inline void lock_give(nv_pool_lock_t *lock)
  * (thread-safe pools) and the owner check. The unlocked fast paths never run
  * on thread-safe pools (fast_limit is 0 there); alloc_slow and free_slow run
  * the same fast paths under the lock instead. */
+static void slots_stop(nv_pool_t *pool, int give_back);
+
+/* `give_back` 0 is for the slots' own refills and overflows: the slots'
+ * counts are folded into the pool but their cached chunks stay; every public
+ * call uses 1, so it sees one pool with every free chunk on its lists. */
+static inline void *pool_enter_mode(nv_pool_t *pool, const char *operation, int give_back)
+{
+    if (pool->thread_safe) {
+        int outermost = lock_take(&pool->lock);
+        /* A nested call (from a corruption handler, say) that needs the
+         * whole pool gets the chunks back too. */
+        if (pool->slots && (outermost || give_back))
+            slots_stop(pool, give_back);
+    }
+    return owner_enter(pool, operation);
+}
+
 static inline void *pool_enter(nv_pool_t *pool, const char *operation)
 {
-    if (pool->thread_safe)
-        lock_take(&pool->lock);
-    return owner_enter(pool, operation);
+    return pool_enter_mode(pool, operation, 1);
 }
 
 static inline void pool_leave(nv_pool_t *pool, void *previous)
 {
     owner_leave(pool, previous);
-    if (pool->thread_safe)
+    if (pool->thread_safe) {
+        if (pool->slots && pool->lock.depth == 1)
+            __atomic_store_n(&pool->slots_stopped, 0, __ATOMIC_RELEASE);
         lock_give(&pool->lock);
+    }
 }
 
 /* ======================================================================== */
@@ -1271,6 +1292,9 @@ static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
 static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
                                const site_t *site);
 static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const site_t *site);
+static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *damaged);
+static void slot_refill(nv_pool_t *pool, size_t size);
+static void slots_give_back(nv_pool_t *pool);
 
 static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
                                  const site_t *site)
@@ -1280,8 +1304,27 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
         nv_log_error("nv_pool_alloc: NULL pool");
         return NULL;
     }
+    if (pool->slots && size < pool->locked_fast_limit && alignment <= NV_POOL_ALIGNMENT) {
+        /* A thread-safe pool: this thread's slot first, without the lock. */
+        int damaged = 0;
+        user = slot_alloc(pool, size, site, &damaged);
+        if (user)
+            return user;
+        /* A damaged cached chunk goes back to the lists (give_back), where
+         * the slow path below finds it and reports. */
+        previous = pool_enter_mode(pool, "nv_pool_alloc", damaged);
+        user = alloc_try_fast(pool, size, site);
+        if (user) {
+            slot_refill(pool, size);
+        } else {
+            slots_give_back(pool); /* a full pool may have its space in the slots */
+            user = alloc_slow_locked(pool, size, alignment, site);
+        }
+        pool_leave(pool, previous);
+        return user;
+    }
     previous = pool_enter(pool, "nv_pool_alloc");
-    /* A thread-safe pool's fast path, under its lock. */
+    /* A thread-safe pool without slots: the fast path, under its lock. */
     user = size < pool->locked_fast_limit && alignment <= NV_POOL_ALIGNMENT
                ? alloc_try_fast(pool, size, site)
                : NULL;
@@ -1613,6 +1656,7 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
 
 static int free_slow_locked(nv_pool_t *pool, void *ptr);
 static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr);
+static int slot_free(nv_pool_t *pool, void *ptr);
 
 static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
 {
@@ -1624,7 +1668,14 @@ static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
     }
     if (!ptr)
         return NV_OK;
-    previous = pool_enter(pool, "nv_pool_free");
+    if (pool->slots) {
+        /* A thread-safe pool: into this thread's slot, without the lock. */
+        if (slot_free(pool, ptr))
+            return NV_OK;
+        previous = pool_enter_mode(pool, "nv_pool_free", 0);
+    } else {
+        previous = pool_enter(pool, "nv_pool_free");
+    }
     /* A thread-safe pool's fast path, under its lock. */
     if (pool->locked_fast_limit != 0 && free_try_fast(pool, ptr))
         result = NV_OK;
@@ -1713,6 +1764,268 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
     if (LIKELY(pool != NULL) && LIKELY(pool->fast_limit != 0) && LIKELY(free_try_fast(pool, ptr)))
         return NV_OK;
     return free_slow(pool, ptr);
+}
+
+/* ======================================================================== */
+/* Thread-safe pools: slots                                                 */
+/* ======================================================================== */
+
+/* A thread-safe pool with slots serves most allocs and frees without its
+ * lock: each thread picks one of NV_POOL_SLOTS slots (round robin, once per
+ * thread), holds it for the call with one compare-and-swap, and pops or
+ * pushes that slot's own lists of free chunks, counting into the slot. The
+ * pool's shared state (blocks, block index, lists, counters, tags) is only
+ * read there, never written. A thread that takes the pool's lock first sets
+ * `slots_stopped` and waits until no slot is busy: from then on it has the
+ * pool to itself, as in a pool without threads. The handshake is Dekker's:
+ * a slot holder sets `busy` and then reads `slots_stopped`; the locker sets
+ * `slots_stopped` and then reads every `busy`; both are sequentially
+ * consistent, so at least one of them sees the other. */
+
+/* The slots and room to align them to a cache line. */
+#define SLOTS_BYTES (NV_POOL_SLOTS * sizeof(nv_pool_slot_t) + 64u)
+
+static unsigned slot_next; /* atomic: the next thread's slot */
+static _Thread_local unsigned slot_choice; /* 1 + this thread's slot; 0: none yet */
+
+static inline void spin_pause(unsigned *spins)
+{
+    if (++*spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    } else {
+        *spins = 0;
+        sched_yield(); /* the holder may have been preempted */
+    }
+}
+
+static inline nv_pool_slot_t *slot_of_thread(nv_pool_t *pool)
+{
+    if (!slot_choice)
+        slot_choice = __atomic_fetch_add(&slot_next, 1u, __ATOMIC_RELAXED) % NV_POOL_SLOTS + 1u;
+    return &pool->slots[slot_choice - 1u];
+}
+
+/* This thread's slot, held; NULL if another thread holds it, or if this
+ * thread holds the pool's lock (a nested call): the caller then takes the
+ * lock. While another thread holds the lock, waits for it to finish rather
+ * than queueing on the lock too: otherwise each locked call would send the
+ * other threads to the lock and the pool would stay there. */
+static inline nv_pool_slot_t *slot_enter(nv_pool_t *pool)
+{
+    nv_pool_slot_t *slot = slot_of_thread(pool);
+    unsigned spins = 0;
+    for (;;) {
+        int idle = 0;
+        if (!__atomic_compare_exchange_n(&slot->busy, &idle, 1, 0, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_RELAXED))
+            return NULL;
+        if (LIKELY(!__atomic_load_n(&pool->slots_stopped, __ATOMIC_SEQ_CST)))
+            return slot;
+        __atomic_store_n(&slot->busy, 0, __ATOMIC_RELEASE);
+        if (__atomic_load_n(&pool->lock.holder, __ATOMIC_RELAXED) == (void *)&thread_identity)
+            return NULL;
+        while (__atomic_load_n(&pool->slots_stopped, __ATOMIC_ACQUIRE))
+            spin_pause(&spins);
+    }
+}
+
+static inline void slot_leave(nv_pool_slot_t *slot)
+{
+    __atomic_store_n(&slot->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* The caller holds the lock and has set `slots_stopped`: waits for every
+ * slot to go idle, folds their counts into the pool and, with `give_back`,
+ * puts their cached chunks back on the pool's exact lists. */
+static void slots_stop(nv_pool_t *pool, int give_back)
+{
+    size_t peak = pool->used;
+    unsigned i;
+    __atomic_store_n(&pool->slots_stopped, 1, __ATOMIC_SEQ_CST);
+    for (i = 0; i < NV_POOL_SLOTS; i++) {
+        nv_pool_slot_t *slot = &pool->slots[i];
+        unsigned spins = 0, b;
+        while (__atomic_load_n(&slot->busy, __ATOMIC_SEQ_CST))
+            spin_pause(&spins);
+        /* One slot's highest point is exact; with several, their sum is an
+         * upper bound of the pool's (they need not peak together). */
+        peak += (size_t)slot->used_high;
+        pool->used += (size_t)slot->used_change;
+        pool->live_count += (size_t)slot->live_change;
+        slot->used_change = slot->used_high = slot->live_change = 0;
+        if (pool->stats_on) {
+            pool->stats.allocations += slot->allocations;
+            pool->stats.frees += slot->frees;
+            pool->stats.allocated_bytes += slot->allocated_bytes;
+            for (b = 0; b < NV_POOL_HISTOGRAM_BUCKETS; b++)
+                pool->stats.size_histogram[b] += slot->size_histogram[b];
+        }
+        slot->allocations = slot->frees = slot->allocated_bytes = 0;
+        memset(slot->size_histogram, 0, sizeof slot->size_histogram);
+        while (give_back && slot->mask) {
+            uint32_t span = (uint32_t)__builtin_ctzll(slot->mask);
+            nv_pool_chunk_t *last = slot->cache[span];
+            while (last->u.next_free)
+                last = last->u.next_free;
+            last->u.next_free = pool->exact_bins[span];
+            pool->exact_bins[span] = slot->cache[span];
+            pool->exact_mask |= (uint64_t)1 << span;
+            slot->cache[span] = NULL;
+            slot->count[span] = 0;
+            slot->mask &= slot->mask - 1;
+        }
+    }
+    if (pool->stats_on && peak > pool->stats.peak_used)
+        pool->stats.peak_used = peak;
+}
+
+/* Under the lock, slots stopped: every slot's chunks back on the lists. */
+static void slots_give_back(nv_pool_t *pool)
+{
+    slots_stop(pool, 1);
+}
+
+/* Under the lock, slots stopped: moves up to half a slot's worth of chunks
+ * of `size`'s span from the pool's exact list into this thread's slot, so
+ * the next allocations of that size need no lock. */
+static void slot_refill(nv_pool_t *pool, size_t size)
+{
+    uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
+                    NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
+    nv_pool_slot_t *slot = slot_of_thread(pool);
+    while (pool->exact_bins[span] && slot->count[span] < NV_POOL_SLOT_CACHE_MAX / 2) {
+        nv_pool_chunk_t *chunk = pool->exact_bins[span];
+        pool->exact_bins[span] = chunk->u.next_free;
+        chunk->u.next_free = slot->cache[span];
+        slot->cache[span] = chunk;
+        slot->count[span]++;
+        slot->mask |= (uint64_t)1 << span;
+    }
+    if (!pool->exact_bins[span])
+        pool->exact_mask &= ~((uint64_t)1 << span);
+}
+
+/* An allocation from this thread's slot; NULL sends the caller to the
+ * locked path (slot busy or stopped, nothing cached of this size, or a
+ * cached chunk that fails its check: then *damaged is set). */
+static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *damaged)
+{
+    uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
+                    NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
+    size_t bytes = span_bytes(span);
+    nv_pool_slot_t *slot = slot_enter(pool);
+    nv_pool_chunk_t *chunk;
+    char *user;
+    (void)bytes; /* only the hardened checks use it */
+    if (!slot)
+        return NULL;
+    chunk = slot->cache[span];
+    if (!chunk) {
+        slot_leave(slot);
+        return NULL;
+    }
+    if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
+        slot_leave(slot);
+        *damaged = 1;
+        return NULL;
+    }
+    slot->cache[span] = chunk->u.next_free;
+    slot->count[span]--;
+    if (!chunk->u.next_free)
+        slot->mask &= ~((uint64_t)1 << span);
+    asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
+    __atomic_store_n(&chunk->tag, pool->live_tag, __ATOMIC_RELAXED);
+    chunk->u.requested = size;
+#if NV_POOL_SITES
+    chunk->file = site ? site->file : NULL;
+    chunk->line = site ? site->line : 0;
+    chunk->function = site ? site->function : NULL;
+#else
+    (void)site;
+#endif
+    user = chunk_user(chunk);
+    guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
+    asan_unpoison(user, size);
+    slot->used_change += (ptrdiff_t)size;
+    if (slot->used_change > slot->used_high)
+        slot->used_high = slot->used_change;
+    slot->live_change++;
+    if (pool->stats_on) {
+        slot->allocations++;
+        slot->allocated_bytes += size;
+        slot->size_histogram[histogram_bucket(size)]++;
+    }
+    slot_leave(slot);
+    if (pool->zero_clear)
+        memset(user, 0, size);
+    return user;
+}
+
+/* A free into this thread's slot: a live chunk of an exact-list size, in a
+ * block, whose redzones verify. 0 sends the caller to the locked path,
+ * which handles (and reports) everything else. */
+static int slot_free(nv_pool_t *pool, void *ptr)
+{
+    nv_pool_slot_t *slot;
+    nv_pool_block_t *block;
+    nv_pool_chunk_t *chunk;
+    unsigned char *limit, *top;
+    uint32_t tag, span, live;
+    size_t size;
+    if (((uintptr_t)ptr & (NV_POOL_ALIGNMENT - 1)) != 0 || (uintptr_t)ptr < NV_POOL_PREFIX)
+        return 0;
+    slot = slot_enter(pool);
+    if (!slot)
+        return 0;
+    /* Nothing of the pool's changes while a slot is held: the block index,
+     * the tops of the blocks and the tags can be read without the lock. */
+    chunk = user_chunk(ptr);
+    block = block_find(pool, chunk);
+    if (!block)
+        goto locked;
+    top = (unsigned char *)block_top(pool, block);
+    if ((unsigned char *)chunk + NV_POOL_HEADER_BYTES > top)
+        goto locked;
+    /* `chunk` may be any bytes of the block until the tag matches. */
+#if NV_POOL_ASAN
+    track_peek(pool, &chunk->tag, &tag, sizeof tag);
+#else
+    tag = __atomic_load_n(&chunk->tag, __ATOMIC_RELAXED);
+#endif
+    live = pool->live_tag;
+    if (tag != live)
+        goto locked;
+    span = chunk->span;
+    size = chunk->u.requested;
+    limit = (unsigned char *)chunk + span_bytes(span);
+    if (span >= NV_POOL_EXACT_BINS || limit > top ||
+        slot->count[span] >= NV_POOL_SLOT_CACHE_MAX ||
+        (NV_POOL_HARDENING &&
+         size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
+        !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit))
+        goto locked;
+    /* Two threads freeing the same pointer at once: one wins, the other
+     * goes to the locked path and reports a double free. */
+    if (!__atomic_compare_exchange_n(&chunk->tag, &live, pool->free_tag, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        goto locked;
+    slot->used_change -= (ptrdiff_t)size;
+    slot->live_change--;
+    if (pool->stats_on)
+        slot->frees++;
+    asan_poison(ptr, size);
+    freed_store_fast(chunk, limit);
+    chunk->u.next_free = slot->cache[span];
+    slot->cache[span] = chunk;
+    slot->count[span]++;
+    slot->mask |= (uint64_t)1 << span;
+    slot_leave(slot);
+    return 1;
+locked:
+    slot_leave(slot);
+    return 0;
 }
 
 /* ======================================================================== */
@@ -2129,6 +2442,22 @@ static int env_passthrough(void)
     return value && value[0] != '\0' && strcmp(value, "0") != 0;
 }
 
+/* Gives a thread-safe pool its slots, unless they would take more than a
+ * sixteenth of max_size: then every call takes the lock (correct, slower). */
+static void slots_create(nv_pool_t *pool)
+{
+    size_t bytes = SLOTS_BYTES;
+    char *memory;
+    if (pool->max_size != 0 && (pool->max_size / 16 < bytes || !within_budget(pool, bytes)))
+        return;
+    memory = (char *)backend_get(pool, bytes);
+    if (!memory)
+        return;
+    memset(memory, 0, bytes);
+    pool->slots_memory = memory;
+    pool->slots = (nv_pool_slot_t *)(void *)(memory + (64u - ((uintptr_t)memory & 63u)) % 64u);
+}
+
 nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
 {
     static const nv_pool_config_t defaults = NV_POOL_CONFIG_DEFAULT;
@@ -2180,6 +2509,8 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
         }
     }
     track_pool_create(pool);
+    if (pool->thread_safe && pool->locked_fast_limit != 0)
+        slots_create(pool);
 
     if (pool->max_size != 0 && pool->held > pool->max_size) {
         nv_log_error("nv_pool_create: max_size (%zu) is below the pool's own %zu bytes",
@@ -2299,6 +2630,8 @@ void nv_pool_destroy(nv_pool_t *pool)
     /* Destroying a pool another thread still uses is the caller's bug: no
      * lock is taken, but hardened builds still notice the other thread. */
     (void)owner_enter(pool, "nv_pool_destroy");
+    if (pool->slots)
+        slots_stop(pool, 1); /* no thread may still be inside: this does not wait */
     sync_current(pool);
     check_all_guards(pool, "nv_pool_destroy");
     if (NV_POOL_SITES && pool->live_count > 0)
@@ -2311,6 +2644,8 @@ void nv_pool_destroy(nv_pool_t *pool)
         backend_put(pool, pool->block_index, pool->block_index_capacity * sizeof(void *));
     if (pool->large_slots)
         backend_put(pool, pool->large_slots, pool->large_capacity * sizeof(void *));
+    if (pool->slots_memory)
+        backend_put(pool, pool->slots_memory, SLOTS_BYTES);
     if (pool->thread_safe)
         pthread_mutex_destroy(&pool->lock.mutex);
     backend = pool->backend;
@@ -2817,7 +3152,8 @@ static size_t pool_check(nv_pool_t *pool, const char *operation, int to_handler)
     memset(&tally, 0, sizeof tally);
     tally.check = &check;
     sync_current(pool);
-    bytes = sizeof *pool + pool->block_index_capacity * sizeof(void *) +
+    bytes = sizeof *pool + (pool->slots_memory ? SLOTS_BYTES : 0) +
+            pool->block_index_capacity * sizeof(void *) +
             pool->large_capacity * sizeof(void *);
 
     for (block = pool->blocks; block; block = block->next) {

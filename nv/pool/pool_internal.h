@@ -165,6 +165,27 @@ typedef struct nv_pool_lock_s {
     unsigned depth; /* nesting of the holder's calls; only the holder touches it */
 } nv_pool_lock_t;
 
+/* Thread-safe pools: a slot caches free chunks and counts for whichever
+ * thread holds it, so the common alloc and free never take the pool's lock
+ * (see "Thread-safe pools: slots" in pool.c and docs/design.md#threads).
+ * A slot is held only for one call (`busy`), and a thread that holds the
+ * pool's lock first stops every slot ("stopped"), folds the counts into the
+ * pool and, for anything but a refill, hands the cached chunks back. */
+#define NV_POOL_SLOTS 8u
+#define NV_POOL_SLOT_CACHE_MAX 32u /* free chunks a slot keeps per span */
+
+typedef struct nv_pool_slot_s {
+    _Alignas(64) int busy;       /* atomic: a thread is inside this slot */
+    uint64_t mask;               /* bit s: cache[s] is not empty */
+    nv_pool_chunk_t *cache[NV_POOL_EXACT_BINS]; /* free chunks, as in exact_bins */
+    uint8_t count[NV_POOL_EXACT_BINS];
+    /* Counts since the last fold. `used_high` is the highest `used_change`
+     * reached, so that the fold can keep peak_used exact for one slot. */
+    ptrdiff_t used_change, used_high, live_change;
+    uint64_t allocations, frees, allocated_bytes;
+    uint64_t size_histogram[NV_POOL_HISTOGRAM_BUCKETS];
+} nv_pool_slot_t;
+
 struct nv_pool_s {
     /* The fast paths read only these first fields. */
     char *bump;         /* next free byte of the current block */
@@ -215,6 +236,9 @@ struct nv_pool_s {
     /* Threads. */
     int thread_safe;          /* config.thread_safe: every public call takes `lock` */
     size_t locked_fast_limit; /* thread-safe pools: fast_limit while `lock` is held */
+    nv_pool_slot_t *slots;    /* thread-safe pools: NV_POOL_SLOTS, 64-byte aligned */
+    void *slots_memory;       /* what the backend returned for them */
+    int slots_stopped;        /* atomic: a lock holder needs the slots idle */
     nv_pool_lock_t lock;
     void *owner;              /* hardened: identity of the thread inside the pool */
     /* The lock and owner words are written on every call: keep them off the
