@@ -1417,6 +1417,30 @@ static NOINLINE char *alloc_extras(nv_pool_t *pool, char *user, size_t size)
     return user;
 }
 
+/* A fast path's chunk of `bytes` (header readable) becomes a live chunk of
+ * `size` bytes: header, site, redzones; returns the user pointer. */
+static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size,
+                                         size_t bytes, const site_t *site)
+{
+    char *user;
+    /* Atomic for slot_free's compare-and-swap on the same word (thread-safe
+     * pools); a plain store on x86. */
+    __atomic_store_n(&chunk->tag, pool->live_tag, __ATOMIC_RELAXED);
+    chunk->u.requested = size;
+#if NV_POOL_SITES
+    chunk->file = site ? site->file : NULL;
+    chunk->line = site ? site->line : 0;
+    chunk->function = site ? site->function : NULL;
+#else
+    (void)site;
+#endif
+    user = chunk_user(chunk);
+    guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
+    (void)bytes; /* only the hardened redzones use it */
+    asan_unpoison(user, size);
+    return user;
+}
+
 /* The fast path: the exact free list, else a bump in the current block.
  * NULL when it cannot serve `size` (< NV_POOL_FAST_MAX + 1): no room, or a
  * freed chunk that fails its check; the slow path then repeats the work
@@ -1447,20 +1471,9 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const si
         owner_leave(pool, previous);
         return NULL;
     }
-    chunk->tag = pool->live_tag;
-    chunk->u.requested = size;
+    user = chunk_go_live(pool, chunk, size, bytes, site);
     pool->used += size;
     pool->live_count++;
-#if NV_POOL_SITES
-    chunk->file = site ? site->file : NULL;
-    chunk->line = site ? site->line : 0;
-    chunk->function = site ? site->function : NULL;
-#else
-    (void)site;
-#endif
-    user = chunk_user(chunk);
-    guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
-    asan_unpoison(user, size);
     owner_leave(pool, previous);
     if (UNLIKELY(pool->fast_flags)) {
         /* Stats alone (the default config) stay inline. */
@@ -1918,7 +1931,6 @@ static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *d
     nv_pool_slot_t *slot = slot_enter(pool);
     nv_pool_chunk_t *chunk;
     char *user;
-    (void)bytes; /* only the hardened checks use it */
     if (!slot)
         return NULL;
     chunk = slot->cache[span];
@@ -1936,18 +1948,7 @@ static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *d
     if (!chunk->u.next_free)
         slot->mask &= ~((uint64_t)1 << span);
     asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-    __atomic_store_n(&chunk->tag, pool->live_tag, __ATOMIC_RELAXED);
-    chunk->u.requested = size;
-#if NV_POOL_SITES
-    chunk->file = site ? site->file : NULL;
-    chunk->line = site ? site->line : 0;
-    chunk->function = site ? site->function : NULL;
-#else
-    (void)site;
-#endif
-    user = chunk_user(chunk);
-    guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
-    asan_unpoison(user, size);
+    user = chunk_go_live(pool, chunk, size, bytes, site);
     slot->used_change += (ptrdiff_t)size;
     if (slot->used_change > slot->used_high)
         slot->used_high = slot->used_change;
