@@ -1408,8 +1408,12 @@ static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit
 
 /* Extras of an allocation the fast path made: counters, zeroing. Returns
  * `user` so the fast path can tail-call it. */
-static NOINLINE char *alloc_extras(nv_pool_t *pool, char *user, size_t size)
+static NOINLINE char *alloc_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size)
 {
+    /* Takes the chunk, not the user pointer: returning an argument as it
+     * came would let the compiler keep the fast path's copy alive across the
+     * call (a saved register, a push and a pop) instead of tail-calling. */
+    char *user = chunk_user(chunk);
     if (pool->fast_flags & NV_POOL_FAST_STATS)
         count_allocation(pool, size);
     if (pool->fast_flags & NV_POOL_FAST_ZERO)
@@ -1478,7 +1482,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const si
     if (UNLIKELY(pool->fast_flags)) {
         /* Stats alone (the default config) stay inline. */
         if (pool->fast_flags != NV_POOL_FAST_STATS)
-            return alloc_extras(pool, user, size);
+            return alloc_extras(pool, chunk, size);
         count_allocation(pool, size);
     }
     return user;
