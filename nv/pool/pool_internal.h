@@ -234,8 +234,8 @@ struct nv_pool_s {
     char name[NV_POOL_NAME_MAX];
 
     /* Threads. */
-    int thread_safe;          /* config.thread_safe: every public call takes `lock` */
-    size_t locked_fast_limit; /* thread-safe pools: fast_limit while `lock` is held */
+    int thread_safe;          /* config.thread_safe: alloc/free in slots, the rest under `lock` */
+    size_t locked_fast_limit; /* thread-safe pools: fast_limit of the slots and under `lock` */
     nv_pool_slot_t *slots;    /* thread-safe pools: NV_POOL_SLOTS, 64-byte aligned */
     void *slots_memory;       /* what the backend returned for them */
     int slots_stopped;        /* atomic: a lock holder needs the slots idle */
