@@ -1853,9 +1853,10 @@ static inline void slot_leave(nv_pool_slot_t *slot)
     __atomic_store_n(&slot->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* The caller holds the lock and has set `slots_stopped`: waits for every
- * slot to go idle, folds their counts into the pool and, with `give_back`,
- * puts their cached chunks back on the pool's exact lists. */
+/* The caller holds the lock: stops the slots, waits for every one to go
+ * idle, folds their counts into the pool and, with `give_back`, puts their
+ * cached chunks back on the pool's exact lists. `slots_stopped` stays set
+ * until the outermost pool_leave. */
 static void slots_stop(nv_pool_t *pool, int give_back)
 {
     size_t peak = pool->used;
