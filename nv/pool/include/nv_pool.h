@@ -81,7 +81,8 @@ typedef struct nv_pool_config_s {
                       * by the environment variable NV_POOL_PASSTHROUGH=1 */
     const char *name; /* label in logs, dumps and corruption reports; copied; NULL = "pool" */
     int thread_safe;  /* 1 = every function may be called on this pool from many threads
-                       * at once (one lock per pool); 0 = one thread at a time */
+                       * at once (per-thread slots for alloc/free, one lock for the
+                       * rest); 0 = one thread at a time */
 } nv_pool_config_t;
 
 /* The design document's default; the libnv additions are spelled out (all
