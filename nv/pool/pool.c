@@ -245,14 +245,19 @@ static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
 
 /* Hardened builds note which thread is inside the pool, so a second thread
  * entering a pool that is not thread-safe is reported instead of silently
- * corrupting it. Nested calls from the same thread are fine. */
+ * corrupting it. Nested calls from the same thread are fine. A plain load
+ * and store, not an atomic exchange: the exchange's locked bus cycle cost
+ * more than the rest of a hardened allocation, and the check only has to
+ * catch overlapping calls sooner or later, not every one (two threads that
+ * read "nobody inside" in the same few cycles both go on). */
 static inline void *owner_enter(nv_pool_t *pool, const char *operation)
 {
 #if NV_POOL_HARDENING
     void *self = &thread_identity;
-    void *previous = __atomic_exchange_n(&pool->owner, self, __ATOMIC_ACQUIRE);
+    void *previous = __atomic_load_n(&pool->owner, __ATOMIC_RELAXED);
     if (UNLIKELY(previous != NULL && previous != self))
         concurrent_use(pool, operation);
+    __atomic_store_n(&pool->owner, self, __ATOMIC_RELAXED);
     return previous;
 #else
     (void)pool;
@@ -264,11 +269,29 @@ static inline void *owner_enter(nv_pool_t *pool, const char *operation)
 static inline void owner_leave(nv_pool_t *pool, void *previous)
 {
 #if NV_POOL_HARDENING
-    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELAXED);
 #else
     (void)pool;
     (void)previous;
 #endif
+}
+
+/* owner_enter for the fast paths: 0 when another thread is inside, and the
+ * caller goes to its slow path, whose owner_enter reports it. Keeping the
+ * report's call out of the fast paths keeps them free of saved registers. */
+static ALWAYS_INLINE int owner_try_enter(nv_pool_t *pool, void **previous)
+{
+#if NV_POOL_HARDENING
+    void *self = &thread_identity;
+    *previous = __atomic_load_n(&pool->owner, __ATOMIC_RELAXED);
+    if (UNLIKELY(*previous != NULL && *previous != self))
+        return 0;
+    __atomic_store_n(&pool->owner, self, __ATOMIC_RELAXED);
+#else
+    (void)pool;
+    *previous = NULL;
+#endif
+    return 1;
 }
 
 static int lock_init(nv_pool_lock_t *lock)
@@ -399,6 +422,13 @@ static inline uint64_t low_bytes_mask(uintptr_t at)
     return shift ? (~(uint64_t)0 >> (64u - shift)) : 0;
 }
 
+/* A back redzone of 16-31 bytes (every block chunk's: rounding slack plus
+ * NV_POOL_BACK_REDZONE_MIN) is four words, with no loop: the word holding
+ * `from`, the one after it, and the last two before `to` (they may be the
+ * same words; each holds only canary bytes but the first). Longer redzones
+ * (large chunks) take the loop. */
+#define BACK_REDZONE_SHORT(from, to) ((size_t)((to) - (from)) - 16u < 16u)
+
 static inline void back_canary_store(uint64_t key, unsigned char *from, unsigned char *to)
 {
     unsigned char *word_at = (unsigned char *)((uintptr_t)from & ~(uintptr_t)7);
@@ -406,6 +436,12 @@ static inline void back_canary_store(uint64_t key, unsigned char *from, unsigned
     memcpy(&word, word_at, 8);
     word = (word & keep) | (key & ~keep);
     memcpy(word_at, &word, 8);
+    if (LIKELY(BACK_REDZONE_SHORT(from, to))) {
+        memcpy(word_at + 8, &key, 8);
+        memcpy(to - 16, &key, 8);
+        memcpy(to - 8, &key, 8);
+        return;
+    }
     for (word_at += 8; word_at < to; word_at += 8)
         memcpy(word_at, &key, 8);
 }
@@ -417,6 +453,13 @@ static inline int back_canary_intact(uint64_t key, const unsigned char *from,
     uint64_t keep = low_bytes_mask((uintptr_t)from), word, diff;
     memcpy(&word, word_at, 8);
     diff = (word ^ key) & ~keep;
+    if (LIKELY(BACK_REDZONE_SHORT(from, to))) {
+        uint64_t second, last2, last1;
+        memcpy(&second, word_at + 8, 8);
+        memcpy(&last2, to - 16, 8);
+        memcpy(&last1, to - 8, 8);
+        return (diff | (second ^ key) | (last2 ^ key) | (last1 ^ key)) == 0;
+    }
     for (word_at += 8; word_at < to; word_at += 8) {
         memcpy(&word, word_at, 8);
         diff |= word ^ key;
@@ -426,20 +469,24 @@ static inline int back_canary_intact(uint64_t key, const unsigned char *from,
 
 #define FREED_WORD (0x0101010101010101ull * NV_POOL_FILL_FREED)
 
-/* Freed-chunk fill over 16-aligned [from, to). */
+/* Freed-chunk fill over [from, to): whole granules (16-aligned ends), so
+ * a granule per step, half the loop overhead of a word per step. */
 static inline void freed_store(unsigned char *from, unsigned char *to)
 {
     uint64_t word = FREED_WORD;
-    for (; from < to; from += 8)
+    for (; from < to; from += NV_POOL_GRANULE) {
         memcpy(from, &word, 8);
+        memcpy(from + 8, &word, 8);
+    }
 }
 
 static inline int freed_intact(const unsigned char *from, const unsigned char *to)
 {
-    for (; from < to; from += 8) {
-        uint64_t word;
-        memcpy(&word, from, 8);
-        if (word != FREED_WORD)
+    for (; from < to; from += NV_POOL_GRANULE) {
+        uint64_t low, high;
+        memcpy(&low, from, 8);
+        memcpy(&high, from + 8, 8);
+        if (((low ^ FREED_WORD) | (high ^ FREED_WORD)) != 0)
             return 0;
     }
     return 1;
@@ -492,6 +539,53 @@ static unsigned char *freed_find_damage(nv_pool_t *pool, unsigned char *from,
     return bad;
 }
 
+/* Hardened fast-path pieces: word-wise redzones; under ASan the region is
+ * unpoisoned around the pool's own access (the fast paths never run under
+ * Valgrind: fast_limit is 0 there). */
+static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
+                              unsigned char *user, size_t size, unsigned char *limit)
+{
+    uint64_t key = chunk_key(pool, chunk);
+    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
+    memcpy(user - 16, &key, 8);
+    memcpy(user - 8, &key, 8);
+    back_canary_store(key, user + size, limit);
+    asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    asan_poison(user + size, (size_t)(limit - (user + size)));
+}
+
+static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
+                                     unsigned char *user, size_t size, unsigned char *limit)
+{
+    uint64_t key = chunk_key(pool, chunk), front0, front1;
+    int ok;
+    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
+    memcpy(&front0, user - 16, 8);
+    memcpy(&front1, user - 8, 8);
+    ok = ((front0 ^ key) | (front1 ^ key)) == 0 && back_canary_intact(key, user + size, limit);
+    asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    asan_poison(user + size, (size_t)(limit - (user + size)));
+    return ok;
+}
+
+static inline int freed_intact_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
+{
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+    int ok;
+    asan_unpoison(from, (size_t)(limit - from));
+    ok = freed_intact(from, limit);
+    asan_poison(from, (size_t)(limit - from));
+    return ok;
+}
+
+static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
+{
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+    asan_unpoison(from, (size_t)(limit - from));
+    freed_store(from, limit);
+    asan_poison(from, (size_t)(limit - from));
+}
+
 /* Writes both redzones of a live chunk. */
 static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
 {
@@ -500,13 +594,21 @@ static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
     canary_write(pool, chunk, user + chunk->u.requested, (unsigned char *)limit);
 }
 
-/* Checks both redzones of a live chunk; reports and returns 0 on damage. */
+/* Checks both redzones of a live chunk; reports and returns 0 on damage.
+ * Intact redzones are the common case (reset and destroy check every live
+ * chunk): a word-wise comparison settles them; only a mismatch, or a run
+ * under Valgrind (whose definedness the word merge would need opened),
+ * takes the byte loops that find the first bad byte. */
 static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *limit)
 {
     nv_pool_t *pool = check->pool;
     unsigned char *user = (unsigned char *)chunk_user(chunk);
     unsigned char *bad;
     int ok = 1;
+    if (!NV_TRACK_VG(pool) && ((uintptr_t)limit & 7u) == 0 &&
+        chunk->u.requested <= (size_t)((unsigned char *)limit - user) &&
+        guards_intact_fast(pool, chunk, user, chunk->u.requested, (unsigned char *)limit))
+        return 1;
     bad = canary_find_damage(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
     if (bad) {
         report(check, chunk, user, NV_POOL_CORRUPT_FRONT_REDZONE, (long)(bad - user),
@@ -585,6 +687,10 @@ static inline int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
     (void)chunk;
     return 0;
 }
+#define guard_fast(pool, chunk, user, size, limit) ((void)0)
+#define guards_intact_fast(pool, chunk, user, size, limit) 1
+#define freed_intact_fast(chunk, limit) 1
+#define freed_store_fast(chunk, limit) ((void)0)
 #endif
 
 int nv_pool_hardening_enabled(void)
@@ -1352,60 +1458,6 @@ static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
     return user;
 }
 
-/* Hardened fast-path pieces: word-wise redzones; under ASan the region is
- * unpoisoned around the pool's own access (the fast paths never run under
- * Valgrind: fast_limit is 0 there). */
-#if NV_POOL_HARDENING
-static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
-                              unsigned char *user, size_t size, unsigned char *limit)
-{
-    uint64_t key = chunk_key(pool, chunk);
-    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
-    memcpy(user - 16, &key, 8);
-    memcpy(user - 8, &key, 8);
-    back_canary_store(key, user + size, limit);
-    asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
-    asan_poison(user + size, (size_t)(limit - (user + size)));
-}
-
-static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
-                                     unsigned char *user, size_t size, unsigned char *limit)
-{
-    uint64_t key = chunk_key(pool, chunk), front0, front1;
-    int ok;
-    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
-    memcpy(&front0, user - 16, 8);
-    memcpy(&front1, user - 8, 8);
-    ok = ((front0 ^ key) | (front1 ^ key)) == 0 && back_canary_intact(key, user + size, limit);
-    asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
-    asan_poison(user + size, (size_t)(limit - (user + size)));
-    return ok;
-}
-
-static inline int freed_intact_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
-{
-    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
-    int ok;
-    asan_unpoison(from, (size_t)(limit - from));
-    ok = freed_intact(from, limit);
-    asan_poison(from, (size_t)(limit - from));
-    return ok;
-}
-
-static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
-{
-    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
-    asan_unpoison(from, (size_t)(limit - from));
-    freed_store(from, limit);
-    asan_poison(from, (size_t)(limit - from));
-}
-#else
-#define guard_fast(pool, chunk, user, size, limit) ((void)0)
-#define guards_intact_fast(pool, chunk, user, size, limit) 1
-#define freed_intact_fast(chunk, limit) 1
-#define freed_store_fast(chunk, limit) ((void)0)
-#endif
-
 /* Extras of an allocation the fast path made: counters, zeroing. Returns
  * `user` so the fast path can tail-call it. */
 static NOINLINE char *alloc_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size)
@@ -1454,9 +1506,12 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const si
     uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
                     NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
     size_t bytes = span_bytes(span);
-    void *previous = owner_enter(pool, "nv_pool_alloc");
-    nv_pool_chunk_t *chunk = pool->exact_bins[span];
+    void *previous;
+    nv_pool_chunk_t *chunk;
     char *user;
+    if (UNLIKELY(!owner_try_enter(pool, &previous)))
+        return NULL;
+    chunk = pool->exact_bins[span];
     if (chunk) {
         if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
             owner_leave(pool, previous);
@@ -1749,7 +1804,8 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr)
                           size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
                          !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
                 return 0;
-            previous = owner_enter(pool, "nv_pool_free");
+            if (UNLIKELY(!owner_try_enter(pool, &previous)))
+                return 0;
             pool->used -= size;
             pool->live_count--;
             asan_poison(ptr, size);
