@@ -133,6 +133,53 @@ TEST_F(AllocTest, AlignHonoursEveryPowerOfTwoUpTo64KiB) {
   EXPECT_EQ(backend.outstanding_bytes(), 0u);
 }
 
+// nv_pool_align bumps past the gap in front of an aligned chunk and files
+// the gap as a free chunk (on the fast path and in carve alike): the next
+// request whose chunk is exactly the gap's size is placed in it. Chunk
+// geometry from pool_internal.h: header (16 bytes, 48 with allocation
+// sites), front redzone (16, hardened), the request rounded to 16, back
+// redzone (at least 16, hardened).
+TEST_F(AllocTest, AlignedGapBecomesAFreeChunkTheNextRequestUses) {
+  PoolPtr pool = nvtest::Make(nvtest::DefaultConfig());
+  ASSERT_NE(pool, nullptr);
+  const size_t header = nv_pool_leakcheck_enabled() ? 48 : 16;
+  const size_t prefix = header + (nv_pool_hardening_enabled() ? 16 : 0);
+  const size_t back = nv_pool_hardening_enabled() ? 16 : 0;
+  auto *anchor = static_cast<unsigned char *>(nv_pool_align(pool.get(), 16, 1024));
+  ASSERT_NE(anchor, nullptr);
+  ASSERT_TRUE(nvtest::Aligned(anchor, 1024));
+  // anchor's chunk ends 16 + back bytes after it; the next user pointer at
+  // 1024 is anchor + 1024, so the gap runs from there to its header.
+  auto *next = static_cast<unsigned char *>(nv_pool_align(pool.get(), 16, 1024));
+  ASSERT_EQ(next, anchor + 1024) << "same block, next 1024 boundary";
+  const size_t gap = 1024 - 16 - back - prefix;
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << "the gap is a well-formed free chunk";
+  const size_t fits = gap - prefix - back;  // a multiple of 16
+  auto *in_gap = static_cast<unsigned char *>(nv_pool_alloc(pool.get(), fits));
+  EXPECT_EQ(in_gap, anchor + 16 + back + prefix) << "the gap of " << gap << " bytes serves alloc(" << fits << ")";
+  std::memset(in_gap, 0x5A, fits);
+  EXPECT_EQ(nv_pool_get_used(pool.get()), 32u + fits);
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+  for (void *p : {static_cast<void *>(in_gap), static_cast<void *>(next), static_cast<void *>(anchor)})
+    EXPECT_EQ(nv_pool_free(pool.get(), p), NV_OK);
+  EXPECT_EQ(nv_pool_is_empty(pool.get()), 1);
+  // Gaps of every size below 64, some too small for a free chunk's header
+  // (48 bytes with allocation sites): each must still leave the block
+  // walkable.
+  std::vector<void *> keep;
+  for (size_t filler = 0; filler <= 64; filler += 16) {
+    keep.push_back(nv_pool_alloc(pool.get(), filler));
+    void *a = nv_pool_align(pool.get(), 16, 64);
+    ASSERT_NE(a, nullptr);
+    EXPECT_TRUE(nvtest::Aligned(a, 64)) << a;
+    keep.push_back(a);
+  }
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+  for (void *p : keep) EXPECT_EQ(nv_pool_free(pool.get(), p), NV_OK);
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+  ExpectNoErrorLogged("aligned gap");
+}
+
 TEST_F(AllocTest, AlignUpToTheMaximumAndRejectsTheRest) {
   CountingBackend backend;
   PoolPtr pool = nvtest::Make(nvtest::Config(16 * 1024, 0, 4096, 1, 0, 1, backend.backend()));

@@ -400,71 +400,66 @@ static inline unsigned char canary_byte(uint64_t key, const unsigned char *at)
     return bytes[(uintptr_t)at & 7u];
 }
 
-/* Redzone words. `to` is always 8-aligned (chunk ends are 16-aligned). */
-static inline void canary_store(uint64_t key, unsigned char *from, unsigned char *to)
-{
-    for (; ((uintptr_t)from & 7u) != 0 && from < to; from++)
-        *from = canary_byte(key, from);
-    for (; from < to; from += 8)
-        memcpy(from, &key, 8);
-}
-
-/* Word-at-a-time back redzone for the fast paths: the 8-aligned word that
- * holds the first canary byte is merged with the caller's bytes in front of
- * it (their values are kept), then whole words follow. Little-endian: the
- * lower address is the lower byte of a word. The caller's bytes in that
- * word must be readable to the tools (fast paths: ASan only). */
+/* Redzones are written and checked 8 bytes at a time with unaligned
+ * accesses that start at the redzone's first byte and end at its last, so
+ * they never touch a caller's byte (in a thread-safe pool,
+ * nv_pool_validate runs while other threads write their chunks' bytes).
+ * An 8-byte access at `at` sees the canary rotated by `at` mod 8.
+ * Little-endian: the lower address is the lower byte of a word. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "canary words assume little-endian");
 
-static inline uint64_t low_bytes_mask(uintptr_t at)
+static inline uint64_t canary_word(uint64_t key, const unsigned char *at)
 {
-    unsigned shift = (unsigned)(at & 7u) * 8u;
-    return shift ? (~(uint64_t)0 >> (64u - shift)) : 0;
+    unsigned shift = (unsigned)((uintptr_t)at & 7u) * 8u;
+    return (key >> shift) | (key << ((64u - shift) & 63u));
 }
 
-/* A back redzone of 16-31 bytes (every block chunk's: rounding slack plus
- * NV_POOL_BACK_REDZONE_MIN) is four words, with no loop: the word holding
- * `from`, the one after it, and the last two before `to` (they may be the
- * same words; each holds only canary bytes but the first). Longer redzones
- * (large chunks) take the loop. */
-#define BACK_REDZONE_SHORT(from, to) ((size_t)((to) - (from)) - 16u < 16u)
+/* A redzone of 16-32 bytes (the front one; every block chunk's back one:
+ * rounding slack plus NV_POOL_BACK_REDZONE_MIN) takes four accesses and no
+ * loop: the first two words and the last two (they may overlap). */
+#define REDZONE_SHORT(from, to) ((size_t)((to) - (from)) - 16u <= 16u)
 
-static inline void back_canary_store(uint64_t key, unsigned char *from, unsigned char *to)
+static inline void canary_store(uint64_t key, unsigned char *from, unsigned char *to)
 {
-    unsigned char *word_at = (unsigned char *)((uintptr_t)from & ~(uintptr_t)7);
-    uint64_t keep = low_bytes_mask((uintptr_t)from), word;
-    memcpy(&word, word_at, 8);
-    word = (word & keep) | (key & ~keep);
-    memcpy(word_at, &word, 8);
-    if (LIKELY(BACK_REDZONE_SHORT(from, to))) {
-        memcpy(word_at + 8, &key, 8);
-        memcpy(to - 16, &key, 8);
-        memcpy(to - 8, &key, 8);
-        return;
+    uint64_t word = canary_word(key, from), last = canary_word(key, to); /* to - 8 */
+    if (LIKELY(REDZONE_SHORT(from, to))) {
+        memcpy(from, &word, 8);
+        memcpy(from + 8, &word, 8);
+        memcpy(to - 16, &last, 8);
+        memcpy(to - 8, &last, 8);
+    } else if ((size_t)(to - from) < 8) {
+        for (; from < to; from++)
+            *from = canary_byte(key, from);
+    } else {
+        for (; from + 8 < to; from += 8)
+            memcpy(from, &word, 8);
+        memcpy(to - 8, &last, 8);
     }
-    for (word_at += 8; word_at < to; word_at += 8)
-        memcpy(word_at, &key, 8);
 }
 
-static inline int back_canary_intact(uint64_t key, const unsigned char *from,
-                                     const unsigned char *to)
+static inline int canary_intact(uint64_t key, const unsigned char *from,
+                                const unsigned char *to)
 {
-    const unsigned char *word_at = (const unsigned char *)((uintptr_t)from & ~(uintptr_t)7);
-    uint64_t keep = low_bytes_mask((uintptr_t)from), word, diff;
-    memcpy(&word, word_at, 8);
-    diff = (word ^ key) & ~keep;
-    if (LIKELY(BACK_REDZONE_SHORT(from, to))) {
-        uint64_t second, last2, last1;
-        memcpy(&second, word_at + 8, 8);
-        memcpy(&last2, to - 16, 8);
-        memcpy(&last1, to - 8, 8);
-        return (diff | (second ^ key) | (last2 ^ key) | (last1 ^ key)) == 0;
+    uint64_t word = canary_word(key, from), last = canary_word(key, to); /* to - 8 */
+    uint64_t a, b, c, d, diff = 0;
+    if (LIKELY(REDZONE_SHORT(from, to))) {
+        memcpy(&a, from, 8);
+        memcpy(&b, from + 8, 8);
+        memcpy(&c, to - 16, 8);
+        memcpy(&d, to - 8, 8);
+        return ((a ^ word) | (b ^ word) | (c ^ last) | (d ^ last)) == 0;
     }
-    for (word_at += 8; word_at < to; word_at += 8) {
-        memcpy(&word, word_at, 8);
-        diff |= word ^ key;
+    if ((size_t)(to - from) < 8) {
+        for (; from < to; from++)
+            diff |= (uint64_t)(*from ^ canary_byte(key, from));
+        return diff == 0;
     }
-    return diff == 0;
+    for (; from + 8 < to; from += 8) {
+        memcpy(&a, from, 8);
+        diff |= a ^ word;
+    }
+    memcpy(&d, to - 8, 8);
+    return (diff | (d ^ last)) == 0;
 }
 
 #define FREED_WORD (0x0101010101010101ull * NV_POOL_FILL_FREED)
@@ -503,17 +498,22 @@ static void canary_write(nv_pool_t *pool, const void *chunk, unsigned char *from
     track_close(pool, from, (size_t)(to - from));
 }
 
+/* The first damaged byte of a redzone, or NULL. Intact redzones are the
+ * common case (reset and destroy check every live chunk): canary_intact
+ * settles them; only damage takes the byte loop that finds the first bad
+ * byte. */
 static unsigned char *canary_find_damage(nv_pool_t *pool, const void *chunk,
                                          unsigned char *from, unsigned char *to)
 {
     uint64_t key = chunk_key(pool, chunk);
     unsigned char *p, *bad = NULL;
     track_open(pool, from, (size_t)(to - from));
-    for (p = from; p < to; p++)
-        if (*p != canary_byte(key, p)) {
-            bad = p;
-            break;
-        }
+    if (!canary_intact(key, from, to))
+        for (p = from; p < to; p++)
+            if (*p != canary_byte(key, p)) {
+                bad = p;
+                break;
+            }
     track_close(pool, from, (size_t)(to - from));
     return bad;
 }
@@ -549,7 +549,7 @@ static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
     memcpy(user - 16, &key, 8);
     memcpy(user - 8, &key, 8);
-    back_canary_store(key, user + size, limit);
+    canary_store(key, user + size, limit);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     asan_poison(user + size, (size_t)(limit - (user + size)));
 }
@@ -562,7 +562,7 @@ static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chu
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
     memcpy(&front0, user - 16, 8);
     memcpy(&front1, user - 8, 8);
-    ok = ((front0 ^ key) | (front1 ^ key)) == 0 && back_canary_intact(key, user + size, limit);
+    ok = ((front0 ^ key) | (front1 ^ key)) == 0 && canary_intact(key, user + size, limit);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     asan_poison(user + size, (size_t)(limit - (user + size)));
     return ok;
@@ -594,21 +594,13 @@ static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
     canary_write(pool, chunk, user + chunk->u.requested, (unsigned char *)limit);
 }
 
-/* Checks both redzones of a live chunk; reports and returns 0 on damage.
- * Intact redzones are the common case (reset and destroy check every live
- * chunk): a word-wise comparison settles them; only a mismatch, or a run
- * under Valgrind (whose definedness the word merge would need opened),
- * takes the byte loops that find the first bad byte. */
+/* Checks both redzones of a live chunk; reports and returns 0 on damage. */
 static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *limit)
 {
     nv_pool_t *pool = check->pool;
     unsigned char *user = (unsigned char *)chunk_user(chunk);
     unsigned char *bad;
     int ok = 1;
-    if (!NV_TRACK_VG(pool) && ((uintptr_t)limit & 7u) == 0 &&
-        chunk->u.requested <= (size_t)((unsigned char *)limit - user) &&
-        guards_intact_fast(pool, chunk, user, chunk->u.requested, (unsigned char *)limit))
-        return 1;
     bad = canary_find_damage(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
     if (bad) {
         report(check, chunk, user, NV_POOL_CORRUPT_FRONT_REDZONE, (long)(bad - user),
@@ -1254,6 +1246,18 @@ static char *reuse_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span,
     return finish_chunk(pool, chunk, (char *)chunk + span_bytes(chunk->span), site);
 }
 
+/* Bytes to skip at `top` so that a chunk placed there has its user pointer
+ * at `alignment` (> NV_POOL_ALIGNMENT). The gap becomes a free chunk, so a
+ * gap too small for a header (48 bytes with allocation sites) grows by
+ * `alignment`. Less than 2 * NV_POOL_MAX_ALIGNMENT: no overflow. */
+static inline size_t align_gap(const char *top, size_t alignment)
+{
+    size_t gap = (alignment - ((uintptr_t)top + NV_POOL_PREFIX)) & (alignment - 1);
+    if (gap != 0 && gap < span_bytes(MIN_FREE_SPAN))
+        gap += alignment;
+    return gap;
+}
+
 /* Carves a chunk of `span` granules whose user pointer is a multiple of
  * `alignment` from the top of `block`; NULL if it does not fit. Padding in
  * front becomes a free chunk. */
@@ -1266,10 +1270,7 @@ static char *carve(nv_pool_t *pool, nv_pool_block_t *block, uint32_t span, size_
     size_t pad = 0;
     nv_pool_chunk_t *chunk;
     if (alignment > NV_POOL_ALIGNMENT) {
-        uintptr_t user = ((uintptr_t)top + NV_POOL_PREFIX + alignment - 1) & ~(uintptr_t)(alignment - 1);
-        pad = (size_t)(user - NV_POOL_PREFIX - (uintptr_t)top);
-        if (pad != 0 && pad < span_bytes(MIN_FREE_SPAN))
-            pad += alignment;
+        pad = align_gap(top, alignment);
         chunk_at = top + pad;
     }
     if (pad > room || span_bytes(span) > room - pad)
@@ -1397,7 +1398,8 @@ static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
 
 static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
                                const site_t *site);
-static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const site_t *site);
+static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
+                                          const site_t *site);
 static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *damaged);
 static void slot_refill(nv_pool_t *pool, size_t size);
 static void slots_give_back(nv_pool_t *pool);
@@ -1419,7 +1421,7 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
         /* A damaged cached chunk goes back to the lists (give_back), where
          * the slow path below finds it and reports. */
         previous = pool_enter_mode(pool, "nv_pool_alloc", damaged);
-        user = alloc_try_fast(pool, size, site);
+        user = alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site);
         if (user) {
             slot_refill(pool, size);
         } else {
@@ -1432,7 +1434,7 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
     previous = pool_enter(pool, "nv_pool_alloc");
     /* A thread-safe pool without slots: the fast path, under its lock. */
     user = size < pool->locked_fast_limit && alignment <= NV_POOL_ALIGNMENT
-               ? alloc_try_fast(pool, size, site)
+               ? alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site)
                : NULL;
     if (!user)
         user = alloc_slow_locked(pool, size, alignment, site);
@@ -1500,8 +1502,11 @@ static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk
 /* The fast path: the exact free list, else a bump in the current block.
  * NULL when it cannot serve `size` (< NV_POOL_FAST_MAX + 1): no room, or a
  * freed chunk that fails its check; the slow path then repeats the work
- * with full reporting. */
-static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const site_t *site)
+ * with full reporting. An `alignment` above NV_POOL_ALIGNMENT (a constant
+ * in every caller, so each copy keeps only its own branch) skips the lists
+ * and bumps past a gap that becomes a free chunk, as carve does. */
+static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
+                                          const site_t *site)
 {
     uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
                     NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
@@ -1511,7 +1516,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const si
     char *user;
     if (UNLIKELY(!owner_try_enter(pool, &previous)))
         return NULL;
-    chunk = pool->exact_bins[span];
+    chunk = alignment <= NV_POOL_ALIGNMENT ? pool->exact_bins[span] : NULL;
     if (chunk) {
         if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
             owner_leave(pool, previous);
@@ -1521,14 +1526,20 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const si
         pool->exact_bins[span] = chunk->u.next_free;
         if (!chunk->u.next_free)
             pool->exact_mask &= ~((uint64_t)1 << span);
-    } else if (LIKELY((size_t)(pool->bump_end - pool->bump) >= bytes)) {
+    } else {
+        size_t gap = alignment <= NV_POOL_ALIGNMENT ? 0 : align_gap(pool->bump, alignment);
+        if (UNLIKELY((size_t)(pool->bump_end - pool->bump) < bytes + gap)) {
+            owner_leave(pool, previous);
+            return NULL;
+        }
+        if (gap) {
+            make_free_chunk(pool, pool->bump, (uint32_t)(gap / NV_POOL_GRANULE));
+            pool->bump += gap;
+        }
         chunk = (nv_pool_chunk_t *)pool->bump;
         pool->bump += bytes;
         asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
         chunk->span = span;
-    } else {
-        owner_leave(pool, previous);
-        return NULL;
     }
     user = chunk_go_live(pool, chunk, size, bytes, site);
     pool->used += size;
@@ -1548,11 +1559,23 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, const si
 static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t *site)
 {
     if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
-        void *user = alloc_try_fast(pool, size, site);
+        void *user = alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site);
         if (LIKELY(user != NULL))
             return user;
     }
     return alloc_slow(pool, size, NV_POOL_ALIGNMENT, site);
+}
+
+/* alloc_fast at an `alignment` above NV_POOL_ALIGNMENT (nv_pool_align). */
+static NOINLINE void *alloc_fast_aligned(nv_pool_t *pool, size_t size, size_t alignment,
+                                         const site_t *site)
+{
+    if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
+        void *user = alloc_try_fast(pool, size, alignment, site);
+        if (LIKELY(user != NULL))
+            return user;
+    }
+    return alloc_slow(pool, size, alignment, site);
 }
 
 /* ======================================================================== */
@@ -2109,7 +2132,7 @@ static void *pool_align(nv_pool_t *pool, size_t size, size_t alignment, const si
     }
     if (alignment <= NV_POOL_ALIGNMENT)
         return alloc_fast(pool, size, site);
-    return alloc_slow(pool, size, alignment, site);
+    return alloc_fast_aligned(pool, size, alignment, site);
 }
 
 static void *pool_align_array(nv_pool_t *pool, size_t nmemb, size_t size,
