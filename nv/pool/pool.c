@@ -421,7 +421,8 @@ static inline uint64_t canary_word(uint64_t key, const unsigned char *at)
 
 static inline void canary_store(uint64_t key, unsigned char *from, unsigned char *to)
 {
-    uint64_t word = canary_word(key, from), last = canary_word(key, to); /* to - 8 */
+    /* `last` is for the word at to - 8: same address mod 8 as `to`. */
+    uint64_t word = canary_word(key, from), last = canary_word(key, to);
     if (LIKELY(REDZONE_SHORT(from, to))) {
         memcpy(from, &word, 8);
         memcpy(from + 8, &word, 8);
@@ -440,7 +441,8 @@ static inline void canary_store(uint64_t key, unsigned char *from, unsigned char
 static inline int canary_intact(uint64_t key, const unsigned char *from,
                                 const unsigned char *to)
 {
-    uint64_t word = canary_word(key, from), last = canary_word(key, to); /* to - 8 */
+    /* `last` is for the word at to - 8: same address mod 8 as `to`. */
+    uint64_t word = canary_word(key, from), last = canary_word(key, to);
     uint64_t a, b, c, d, diff = 0;
     if (LIKELY(REDZONE_SHORT(from, to))) {
         memcpy(&a, from, 8);
