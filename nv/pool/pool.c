@@ -249,36 +249,12 @@ static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
  * and store, not an atomic exchange: the exchange's locked bus cycle cost
  * more than the rest of a hardened allocation, and the check only has to
  * catch overlapping calls sooner or later, not every one (two threads that
- * read "nobody inside" in the same few cycles both go on). */
-static inline void *owner_enter(nv_pool_t *pool, const char *operation)
-{
-#if NV_POOL_HARDENING
-    void *self = &thread_identity;
-    void *previous = __atomic_load_n(&pool->owner, __ATOMIC_RELAXED);
-    if (UNLIKELY(previous != NULL && previous != self))
-        concurrent_use(pool, operation);
-    __atomic_store_n(&pool->owner, self, __ATOMIC_RELAXED);
-    return previous;
-#else
-    (void)pool;
-    (void)operation;
-    return NULL;
-#endif
-}
-
-static inline void owner_leave(nv_pool_t *pool, void *previous)
-{
-#if NV_POOL_HARDENING
-    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELAXED);
-#else
-    (void)pool;
-    (void)previous;
-#endif
-}
-
-/* owner_enter for the fast paths: 0 when another thread is inside, and the
- * caller goes to its slow path, whose owner_enter reports it. Keeping the
- * report's call out of the fast paths keeps them free of saved registers. */
+ * read "nobody inside" in the same few cycles both go on).
+ *
+ * owner_try_enter is the fast paths' form: 0 when another thread is inside,
+ * and the caller goes to its slow path, whose owner_enter reports it
+ * (keeping the report's call out of the fast paths keeps them free of
+ * saved registers). */
 static ALWAYS_INLINE int owner_try_enter(nv_pool_t *pool, void **previous)
 {
 #if NV_POOL_HARDENING
@@ -292,6 +268,29 @@ static ALWAYS_INLINE int owner_try_enter(nv_pool_t *pool, void **previous)
     *previous = NULL;
 #endif
     return 1;
+}
+
+static inline void *owner_enter(nv_pool_t *pool, const char *operation)
+{
+    void *previous;
+    if (UNLIKELY(!owner_try_enter(pool, &previous))) {
+#if NV_POOL_HARDENING
+        concurrent_use(pool, operation);
+        __atomic_store_n(&pool->owner, (void *)&thread_identity, __ATOMIC_RELAXED);
+#endif
+    }
+    (void)operation;
+    return previous;
+}
+
+static inline void owner_leave(nv_pool_t *pool, void *previous)
+{
+#if NV_POOL_HARDENING
+    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELAXED);
+#else
+    (void)pool;
+    (void)previous;
+#endif
 }
 
 static int lock_init(nv_pool_lock_t *lock)
@@ -1557,19 +1556,9 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
 }
 
 /* Pools that are not thread-safe try the fast path unlocked; everything
- * else (thread-safe pools included) goes through alloc_slow. */
-static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t *site)
-{
-    if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
-        void *user = alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site);
-        if (LIKELY(user != NULL))
-            return user;
-    }
-    return alloc_slow(pool, size, NV_POOL_ALIGNMENT, site);
-}
-
-/* alloc_fast at an `alignment` above NV_POOL_ALIGNMENT (nv_pool_align). */
-static NOINLINE void *alloc_fast_aligned(nv_pool_t *pool, size_t size, size_t alignment,
+ * else (thread-safe pools included) goes through alloc_slow. `alignment`
+ * is a constant in every caller (see alloc_try_fast). */
+static ALWAYS_INLINE void *alloc_fast_at(nv_pool_t *pool, size_t size, size_t alignment,
                                          const site_t *site)
 {
     if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
@@ -1578,6 +1567,18 @@ static NOINLINE void *alloc_fast_aligned(nv_pool_t *pool, size_t size, size_t al
             return user;
     }
     return alloc_slow(pool, size, alignment, site);
+}
+
+static ALWAYS_INLINE void *alloc_fast(nv_pool_t *pool, size_t size, const site_t *site)
+{
+    return alloc_fast_at(pool, size, NV_POOL_ALIGNMENT, site);
+}
+
+/* nv_pool_align above NV_POOL_ALIGNMENT: its own copy of the fast path. */
+static NOINLINE void *alloc_fast_aligned(nv_pool_t *pool, size_t size, size_t alignment,
+                                         const site_t *site)
+{
+    return alloc_fast_at(pool, size, alignment, site);
 }
 
 /* ======================================================================== */
