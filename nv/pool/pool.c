@@ -245,48 +245,30 @@ static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
 
 /* Hardened builds note which thread is inside the pool, so a second thread
  * entering a pool that is not thread-safe is reported instead of silently
- * corrupting it. Nested calls from the same thread are fine. A plain load
- * and store, not an atomic exchange: the exchange's locked bus cycle cost
- * more than the rest of a hardened allocation, and the check only has to
- * catch overlapping calls sooner or later, not every one (two threads that
- * read "nobody inside" in the same few cycles both go on).
- *
- * owner_try_enter is the fast paths' form: 0 when another thread is inside,
- * and the caller goes to its slow path, whose owner_enter reports it
- * (keeping the report's call out of the fast paths keeps them free of
- * saved registers). */
-static ALWAYS_INLINE int owner_try_enter(nv_pool_t *pool, void **previous)
+ * corrupting it. Nested calls from the same thread are fine. An atomic
+ * exchange, not a load and a store: of two overlapping entries the second
+ * always sees the first. (A plain load and store was tried for speed: two
+ * threads then both got in often enough to corrupt the pool before either
+ * noticed; ThreadsDeathTest caught it.) */
+static inline void *owner_enter(nv_pool_t *pool, const char *operation)
 {
 #if NV_POOL_HARDENING
     void *self = &thread_identity;
-    *previous = __atomic_load_n(&pool->owner, __ATOMIC_RELAXED);
-    if (UNLIKELY(*previous != NULL && *previous != self))
-        return 0;
-    __atomic_store_n(&pool->owner, self, __ATOMIC_RELAXED);
+    void *previous = __atomic_exchange_n(&pool->owner, self, __ATOMIC_ACQUIRE);
+    if (UNLIKELY(previous != NULL && previous != self))
+        concurrent_use(pool, operation);
+    return previous;
 #else
     (void)pool;
-    *previous = NULL;
-#endif
-    return 1;
-}
-
-static inline void *owner_enter(nv_pool_t *pool, const char *operation)
-{
-    void *previous;
-    if (UNLIKELY(!owner_try_enter(pool, &previous))) {
-#if NV_POOL_HARDENING
-        concurrent_use(pool, operation);
-        __atomic_store_n(&pool->owner, (void *)&thread_identity, __ATOMIC_RELAXED);
-#endif
-    }
     (void)operation;
-    return previous;
+    return NULL;
+#endif
 }
 
 static inline void owner_leave(nv_pool_t *pool, void *previous)
 {
 #if NV_POOL_HARDENING
-    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELEASE);
 #else
     (void)pool;
     (void)previous;
@@ -1515,8 +1497,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
     void *previous;
     nv_pool_chunk_t *chunk;
     char *user;
-    if (UNLIKELY(!owner_try_enter(pool, &previous)))
-        return NULL;
+    previous = owner_enter(pool, "nv_pool_alloc");
     chunk = alignment <= NV_POOL_ALIGNMENT ? pool->exact_bins[span] : NULL;
     if (chunk) {
         if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
@@ -1830,8 +1811,7 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr)
                           size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
                          !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
                 return 0;
-            if (UNLIKELY(!owner_try_enter(pool, &previous)))
-                return 0;
+            previous = owner_enter(pool, "nv_pool_free");
             pool->used -= size;
             pool->live_count--;
             asan_poison(ptr, size);
