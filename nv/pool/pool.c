@@ -1139,9 +1139,12 @@ static void large_release(nv_pool_t *pool, nv_pool_large_t *node)
 /* Handing chunks out                                                       */
 /* ======================================================================== */
 
+/* Bucket b > 0 holds sizes of b significant bits; bucket 0 holds size 0.
+ * Without a branch on size 0, which the stats-on fast path would pay. */
 static inline unsigned histogram_bucket(size_t size)
 {
-    unsigned bits = size ? (unsigned)(64 - __builtin_clzll((unsigned long long)size)) : 0;
+    unsigned bits = (unsigned)(63 - __builtin_clzll((unsigned long long)size | 1u)) +
+                    (unsigned)(size != 0);
     return bits < NV_POOL_HISTOGRAM_BUCKETS - 1 ? bits : NV_POOL_HISTOGRAM_BUCKETS - 1;
 }
 
@@ -1152,14 +1155,18 @@ size_t nv_pool_histogram_bucket_limit(unsigned bucket)
     return bucket == 0 ? 0 : ((size_t)1 << bucket) - 1;
 }
 
-/* Counters of one successful allocation of `size` bytes (stats on). */
+/* Counters of one successful allocation of `size` bytes (stats on). The
+ * number of allocations is not counted here: every allocation lands in
+ * exactly one histogram bucket, so get_stats sums the buckets. */
 static ALWAYS_INLINE void count_allocation(nv_pool_t *pool, size_t size)
 {
-    pool->stats.allocations++;
+    /* `used` first: after the histogram's store the compiler would have to
+     * read it again (same type, may alias). */
+    size_t used = pool->used;
+    if (used > pool->stats.peak_used)
+        pool->stats.peak_used = used;
     pool->stats.allocated_bytes += size;
     pool->stats.size_histogram[histogram_bucket(size)]++;
-    if (pool->used > pool->stats.peak_used)
-        pool->stats.peak_used = pool->used;
 }
 
 static inline void stats_note_alloc(nv_pool_t *pool, size_t size)
@@ -1936,13 +1943,12 @@ static void slots_stop(nv_pool_t *pool, int give_back)
         pool->live_count += (size_t)slot->live_change;
         slot->used_change = slot->used_high = slot->live_change = 0;
         if (pool->stats_on) {
-            pool->stats.allocations += slot->allocations;
             pool->stats.frees += slot->frees;
             pool->stats.allocated_bytes += slot->allocated_bytes;
             for (b = 0; b < NV_POOL_HISTOGRAM_BUCKETS; b++)
                 pool->stats.size_histogram[b] += slot->size_histogram[b];
         }
-        slot->allocations = slot->frees = slot->allocated_bytes = 0;
+        slot->frees = slot->allocated_bytes = 0;
         memset(slot->size_histogram, 0, sizeof slot->size_histogram);
         while (give_back && slot->mask) {
             uint32_t span = (uint32_t)__builtin_ctzll(slot->mask);
@@ -2021,7 +2027,6 @@ static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *d
         slot->used_high = slot->used_change;
     slot->live_change++;
     if (pool->stats_on) {
-        slot->allocations++;
         slot->allocated_bytes += size;
         slot->size_histogram[histogram_bucket(size)]++;
     }
@@ -2986,6 +2991,7 @@ static int is_full_unlocked(nv_pool_t *pool)
 static void get_stats_unlocked(nv_pool_t *pool, nv_pool_stats_t *stats)
 {
     size_t largest = 0;
+    unsigned bucket;
     if (!stats)
         return;
     if (!pool) {
@@ -2993,6 +2999,9 @@ static void get_stats_unlocked(nv_pool_t *pool, nv_pool_stats_t *stats)
         return;
     }
     *stats = pool->stats;
+    stats->allocations = 0; /* not counted on the fast path: see count_allocation */
+    for (bucket = 0; bucket < NV_POOL_HISTOGRAM_BUCKETS; bucket++)
+        stats->allocations += stats->size_histogram[bucket];
     stats->size = pool->held;
     stats->used = pool->used;
     stats->free = free_bytes(pool, &largest);

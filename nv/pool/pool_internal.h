@@ -182,7 +182,7 @@ typedef struct nv_pool_slot_s {
     /* Counts since the last fold. `used_high` is the highest `used_change`
      * reached, so that the fold can keep peak_used exact for one slot. */
     ptrdiff_t used_change, used_high, live_change;
-    uint64_t allocations, frees, allocated_bytes;
+    uint64_t frees, allocated_bytes; /* allocations: the histogram's sum */
     uint64_t size_histogram[NV_POOL_HISTOGRAM_BUCKETS];
 } nv_pool_slot_t;
 
