@@ -11,6 +11,7 @@
 #include "pool_track.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 _Static_assert(NV_POOL_ALIGNMENT == _Alignof(max_align_t),
                "NV_POOL_ALIGNMENT must match max_align_t");
 _Static_assert(NV_POOL_ALIGNMENT == NV_POOL_GRANULE, "granule is the alignment");
+_Static_assert(1u << NV_POOL_GRANULE_SHIFT == NV_POOL_GRANULE, "granule shift");
 _Static_assert(sizeof(nv_pool_chunk_t) % NV_POOL_GRANULE == 0,
                "chunk header must keep user pointers 16-aligned");
 _Static_assert(sizeof(nv_pool_block_t) <= 64, "block header fits its slot");
@@ -1161,8 +1163,9 @@ size_t nv_pool_histogram_bucket_limit(unsigned bucket)
 static ALWAYS_INLINE void count_allocation(nv_pool_t *pool, size_t size)
 {
     /* `used` first: after the histogram's store the compiler would have to
-     * read it again (same type, may alias). */
-    size_t used = pool->used;
+     * read it again (same type, may alias). Read here, not kept from the
+     * fast path's update of it, which would then need a register. */
+    size_t used = __atomic_load_n(&pool->used, __ATOMIC_RELAXED);
     if (used > pool->stats.peak_used)
         pool->stats.peak_used = used;
     pool->stats.allocated_bytes += size;
@@ -1795,9 +1798,14 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
  * the slow path (not such a chunk, or damaged), which then reports. */
 static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr)
 {
-    /* Offset of the would-be chunk in the current block; bump >= start. */
+    /* Offset of the would-be chunk in the current block, in granules;
+     * bump >= start, both on the granule grid. Rotated rather than shifted:
+     * an offset off the grid then has high bits set and fails the same
+     * comparison that checks the range. */
     size_t offset = (size_t)((uintptr_t)ptr - NV_POOL_PREFIX - (uintptr_t)pool->bump_start);
-    if (LIKELY(offset < (size_t)(pool->bump - pool->bump_start) && (offset & 15u) == 0)) {
+    size_t granules = (offset >> NV_POOL_GRANULE_SHIFT) |
+                      (offset << (sizeof offset * CHAR_BIT - NV_POOL_GRANULE_SHIFT));
+    if (LIKELY(granules < (size_t)(pool->bump - pool->bump_start) / NV_POOL_GRANULE)) {
         nv_pool_chunk_t *chunk = user_chunk(ptr);
         uint32_t tag;
         /* `chunk` may be any bytes of the block until the tag matches. */

@@ -129,6 +129,7 @@ typedef struct nv_pool_large_s {
 } nv_pool_large_t;
 
 #define NV_POOL_GRANULE 16u
+#define NV_POOL_GRANULE_SHIFT 4u /* log2(NV_POOL_GRANULE) */
 #define NV_POOL_HEADER_BYTES (sizeof(nv_pool_chunk_t))
 #if NV_POOL_HARDENING
 #define NV_POOL_FRONT_REDZONE 16u
