@@ -84,6 +84,15 @@ static inline size_t round_up16(size_t n)
     return (n + (NV_POOL_GRANULE - 1)) & ~(size_t)(NV_POOL_GRANULE - 1);
 }
 
+/* request_span for the fast paths' sizes (below NV_POOL_FAST_MAX + 1, so
+ * nothing can overflow): one add and one shift. */
+static ALWAYS_INLINE uint32_t small_span(size_t size)
+{
+    return (uint32_t)((size + (NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN + 1u) * NV_POOL_GRANULE -
+                       1u) /
+                      NV_POOL_GRANULE);
+}
+
 /* Granules a block chunk needs for `size` caller bytes; 0 if it cannot be a
  * block chunk (the arithmetic would overflow or the span would not fit). */
 static uint32_t request_span(size_t size)
@@ -1501,11 +1510,10 @@ static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk
 static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
                                           const site_t *site)
 {
-    uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
-                    NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
+    uint32_t span = small_span(size);
     size_t bytes = span_bytes(span);
     void *previous;
-    nv_pool_chunk_t *chunk;
+    nv_pool_chunk_t *chunk, *next;
     char *user;
     previous = owner_enter(pool, "nv_pool_alloc");
     chunk = alignment <= NV_POOL_ALIGNMENT ? pool->exact_bins[span] : NULL;
@@ -1515,12 +1523,15 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
             return NULL;
         }
         asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-        pool->exact_bins[span] = chunk->u.next_free;
-        if (!chunk->u.next_free)
+        next = chunk->u.next_free; /* once: the store below may alias it */
+        pool->exact_bins[span] = next;
+        if (!next)
             pool->exact_mask &= ~((uint64_t)1 << span);
     } else {
         size_t gap = alignment <= NV_POOL_ALIGNMENT ? 0 : align_gap(pool->bump, alignment);
-        if (UNLIKELY((size_t)(pool->bump_end - pool->bump) < bytes + gap)) {
+        /* As addresses: the new top cannot wrap (a few KiB past a mapped
+         * block), and the compiler needs no separate room computation. */
+        if (UNLIKELY((uintptr_t)pool->bump + gap + bytes > (uintptr_t)pool->bump_end)) {
             owner_leave(pool, previous);
             return NULL;
         }
@@ -1986,8 +1997,7 @@ static void slots_give_back(nv_pool_t *pool)
  * the next allocations of that size need no lock. */
 static void slot_refill(nv_pool_t *pool, size_t size)
 {
-    uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
-                    NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
+    uint32_t span = small_span(size);
     nv_pool_slot_t *slot = slot_of_thread(pool);
     while (pool->exact_bins[span] && slot->count[span] < NV_POOL_SLOT_CACHE_MAX / 2) {
         nv_pool_chunk_t *chunk = pool->exact_bins[span];
@@ -2006,8 +2016,7 @@ static void slot_refill(nv_pool_t *pool, size_t size)
  * cached chunk that fails its check: then *damaged is set). */
 static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *damaged)
 {
-    uint32_t span = (uint32_t)((size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE) +
-                    NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN;
+    uint32_t span = small_span(size);
     size_t bytes = span_bytes(span);
     nv_pool_slot_t *slot = slot_enter(pool);
     nv_pool_chunk_t *chunk;
