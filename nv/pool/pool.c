@@ -411,15 +411,37 @@ static inline uint64_t canary_word(uint64_t key, const unsigned char *at)
  * loop: the first two words and the last two (they may overlap). */
 #define REDZONE_SHORT(from, to) ((size_t)((to) - (from)) - 16u <= 16u)
 
-static inline void canary_store(uint64_t key, unsigned char *from, unsigned char *to)
+/* The 16-32 byte case, inline: every redzone the fast paths write. */
+static ALWAYS_INLINE void canary_store_short(uint64_t key, unsigned char *from,
+                                             unsigned char *to)
 {
     /* `last` is for the word at to - 8: same address mod 8 as `to`. */
     uint64_t word = canary_word(key, from), last = canary_word(key, to);
-    if (LIKELY(REDZONE_SHORT(from, to))) {
-        memcpy(from, &word, 8);
-        memcpy(from + 8, &word, 8);
-        memcpy(to - 16, &last, 8);
-        memcpy(to - 8, &last, 8);
+    memcpy(from, &word, 8);
+    memcpy(from + 8, &word, 8);
+    memcpy(to - 16, &last, 8);
+    memcpy(to - 8, &last, 8);
+}
+
+static ALWAYS_INLINE int canary_intact_short(uint64_t key, const unsigned char *from,
+                                             const unsigned char *to)
+{
+    uint64_t word = canary_word(key, from), last = canary_word(key, to);
+    uint64_t a, b, c, d;
+    memcpy(&a, from, 8);
+    memcpy(&b, from + 8, 8);
+    memcpy(&c, to - 16, 8);
+    memcpy(&d, to - 8, 8);
+    return ((a ^ word) | (b ^ word) | (c ^ last) | (d ^ last)) == 0;
+}
+
+/* Any length. Out of line: the fast paths inline only the short case, so
+ * they call nothing and keep no registers saved. */
+static NOINLINE void canary_store(uint64_t key, unsigned char *from, unsigned char *to)
+{
+    uint64_t word = canary_word(key, from), last = canary_word(key, to);
+    if (REDZONE_SHORT(from, to)) {
+        canary_store_short(key, from, to);
     } else if ((size_t)(to - from) < 8) {
         for (; from < to; from++)
             *from = canary_byte(key, from);
@@ -430,19 +452,11 @@ static inline void canary_store(uint64_t key, unsigned char *from, unsigned char
     }
 }
 
-static inline int canary_intact(uint64_t key, const unsigned char *from,
-                                const unsigned char *to)
+static NOINLINE int canary_intact_long(uint64_t key, const unsigned char *from,
+                                       const unsigned char *to)
 {
-    /* `last` is for the word at to - 8: same address mod 8 as `to`. */
     uint64_t word = canary_word(key, from), last = canary_word(key, to);
-    uint64_t a, b, c, d, diff = 0;
-    if (LIKELY(REDZONE_SHORT(from, to))) {
-        memcpy(&a, from, 8);
-        memcpy(&b, from + 8, 8);
-        memcpy(&c, to - 16, 8);
-        memcpy(&d, to - 8, 8);
-        return ((a ^ word) | (b ^ word) | (c ^ last) | (d ^ last)) == 0;
-    }
+    uint64_t a, d, diff = 0;
     if ((size_t)(to - from) < 8) {
         for (; from < to; from++)
             diff |= (uint64_t)(*from ^ canary_byte(key, from));
@@ -454,6 +468,14 @@ static inline int canary_intact(uint64_t key, const unsigned char *from,
     }
     memcpy(&d, to - 8, 8);
     return (diff | (d ^ last)) == 0;
+}
+
+static ALWAYS_INLINE int canary_intact(uint64_t key, const unsigned char *from,
+                                       const unsigned char *to)
+{
+    if (LIKELY(REDZONE_SHORT(from, to)))
+        return canary_intact_short(key, from, to);
+    return canary_intact_long(key, from, to);
 }
 
 #define FREED_WORD (0x0101010101010101ull * NV_POOL_FILL_FREED)
@@ -543,7 +565,9 @@ static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
     memcpy(user - 16, &key, 8);
     memcpy(user - 8, &key, 8);
-    canary_store(key, user + size, limit);
+    /* Always short: a fast-path chunk's span is exactly small_span(size),
+     * so its back redzone is the rounding slack plus one granule. */
+    canary_store_short(key, user + size, limit);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     asan_poison(user + size, (size_t)(limit - (user + size)));
 }
