@@ -619,6 +619,13 @@ static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *li
     unsigned char *user = (unsigned char *)chunk_user(chunk);
     unsigned char *bad;
     int ok = 1;
+    /* Reset and destroy check every live chunk: first the word-wise check
+     * of the fast paths (not under Valgrind, which needs the tracked
+     * reads below), and only on a mismatch the byte search that reports. */
+    if (LIKELY(!NV_TRACK_VG(pool)) &&
+        chunk->u.requested <= (size_t)((unsigned char *)limit - user) - NV_POOL_BACK_REDZONE_MIN &&
+        guards_intact_fast(pool, chunk, user, chunk->u.requested, (unsigned char *)limit))
+        return 1;
     bad = canary_find_damage(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
     if (bad) {
         report(check, chunk, user, NV_POOL_CORRUPT_FRONT_REDZONE, (long)(bad - user),
@@ -2386,7 +2393,7 @@ void *nv_pool_align_array_at(nv_pool_t *pool, size_t nmemb, size_t size,
 typedef int (*chunk_visitor_t)(nv_pool_t *pool, nv_pool_block_t *block,
                                nv_pool_chunk_t *chunk, void *context);
 
-static int walk_block(checker_t *check, nv_pool_block_t *block, chunk_visitor_t visit,
+static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, chunk_visitor_t visit,
                       void *context)
 {
     nv_pool_t *pool = check->pool;
