@@ -1181,14 +1181,23 @@ static void large_release(nv_pool_t *pool, nv_pool_large_t *node)
 /* Handing chunks out                                                       */
 /* ======================================================================== */
 
-/* Bucket b > 0 holds sizes of b significant bits; bucket 0 holds size 0.
+/* Significant bits of `size`: its histogram bucket before the clamp (bucket
+ * b > 0 holds sizes of b significant bits, bucket 0 holds size 0).
  * Without a branch on size 0, which the stats-on fast path would pay. */
+static inline unsigned size_bits(size_t size)
+{
+    return (unsigned)(63 - __builtin_clzll((unsigned long long)size | 1u)) + (unsigned)(size != 0);
+}
+
 static inline unsigned histogram_bucket(size_t size)
 {
-    unsigned bits = (unsigned)(63 - __builtin_clzll((unsigned long long)size | 1u)) +
-                    (unsigned)(size != 0);
+    unsigned bits = size_bits(size);
     return bits < NV_POOL_HISTOGRAM_BUCKETS - 1 ? bits : NV_POOL_HISTOGRAM_BUCKETS - 1;
 }
+
+/* The fast paths' sizes never reach the last (open-ended) bucket. */
+_Static_assert(NV_POOL_FAST_MAX < (1ull << (NV_POOL_HISTOGRAM_BUCKETS - 2)),
+               "a fast-path size has its own histogram bucket");
 
 size_t nv_pool_histogram_bucket_limit(unsigned bucket)
 {
@@ -1200,7 +1209,7 @@ size_t nv_pool_histogram_bucket_limit(unsigned bucket)
 /* Counters of one successful allocation of `size` bytes (stats on). The
  * number of allocations is not counted here: every allocation lands in
  * exactly one histogram bucket, so get_stats sums the buckets. */
-static ALWAYS_INLINE void count_allocation(nv_pool_t *pool, size_t size)
+static ALWAYS_INLINE void count_allocation(nv_pool_t *pool, size_t size, int fast_path_size)
 {
     /* `used` first: after the histogram's store the compiler would have to
      * read it again (same type, may alias). Read here, not kept from the
@@ -1209,13 +1218,13 @@ static ALWAYS_INLINE void count_allocation(nv_pool_t *pool, size_t size)
     if (used > pool->stats.peak_used)
         pool->stats.peak_used = used;
     pool->stats.allocated_bytes += size;
-    pool->stats.size_histogram[histogram_bucket(size)]++;
+    pool->stats.size_histogram[fast_path_size ? size_bits(size) : histogram_bucket(size)]++;
 }
 
 static inline void stats_note_alloc(nv_pool_t *pool, size_t size)
 {
     if (pool->stats_on)
-        count_allocation(pool, size);
+        count_allocation(pool, size, 0);
 }
 
 static void note_failure(nv_pool_t *pool)
@@ -1502,7 +1511,7 @@ static NOINLINE char *alloc_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, size
      * call (a saved register, a push and a pop) instead of tail-calling. */
     char *user = chunk_user(chunk);
     if (pool->fast_flags & NV_POOL_FAST_STATS)
-        count_allocation(pool, size);
+        count_allocation(pool, size, 1);
     if (pool->fast_flags & NV_POOL_FAST_ZERO)
         memset(user, 0, size);
     return user;
@@ -1583,7 +1592,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
         /* Stats alone (the default config) stay inline. */
         if (pool->fast_flags != NV_POOL_FAST_STATS)
             return alloc_extras(pool, chunk, size);
-        count_allocation(pool, size);
+        count_allocation(pool, size, 1);
     }
     return user;
 }
@@ -2076,7 +2085,7 @@ static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *d
     slot->live_change++;
     if (pool->stats_on) {
         slot->allocated_bytes += size;
-        slot->size_histogram[histogram_bucket(size)]++;
+        slot->size_histogram[size_bits(size)]++; /* a fast-path size */
     }
     slot_leave(slot);
     if (pool->zero_clear)
