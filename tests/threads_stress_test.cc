@@ -16,7 +16,11 @@
 //   ThreadsStress.PoolHandedBetweenThreads
 //       a pool without the option used by one thread after another
 //       (joined in between): allowed, no report.
-//   ThreadsDeathTest.*
+//   ThreadsDeathTest.*BiasOwner* / *WhileTheBiasOwnerIsInside*
+//       one thread held inside a pool (in its backend's alloc callback),
+//       the other enters: reported (kind 6) every time, whichever of the
+//       two holds the owner check's bias.
+//   ThreadsDeathTest.* (the others)
 //       two threads hammering a pool created without thread_safe: the
 //       default handler logs "single-thread use damaged ..." and aborts; a
 //       replaced handler receives kind 6. Hardened builds only (skipped in
@@ -33,6 +37,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -672,6 +677,105 @@ TEST(ThreadsDeathTest, ConcurrentUseReachesReplacedHandler) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(HammerWithHandler(), ::testing::ExitedWithCode(3),
               "report: kind=6 pool=handled same_pool=1 chunk=null op=nv_pool_(alloc|free)");
+}
+
+// ---- the owner check, deterministically -----------------------------------
+//
+// A pool's first user holds its "bias" and marks itself inside without an
+// atomic exchange; another thread entering revokes the bias (membarrier)
+// and must see the owner inside. Here one thread is held inside the pool,
+// in the backend's alloc callback (a large allocation asks the backend
+// while the pool is entered), and the other thread calls nv_pool_alloc:
+// it must report kind 6 before doing anything else. The handler exits, so
+// the threads never actually race.
+
+// A backend whose next alloc call, once armed, blocks until the process
+// exits, after telling the other thread it is inside.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool armed = false;
+  bool inside = false;
+};
+
+void *GateAlloc(void *context, size_t size) {
+  auto *gate = static_cast<Gate *>(context);
+  std::unique_lock<std::mutex> lock(gate->mutex);
+  if (gate->armed) {
+    gate->armed = false;
+    gate->inside = true;
+    gate->changed.notify_all();
+    gate->changed.wait(lock, [] { return false; });  // until the handler's _Exit
+  }
+  return std::malloc(size);
+}
+
+void GateRelease(void *, void *memory, size_t) { std::free(memory); }
+
+void ReportAndExit(const nv_pool_corruption_t *report, void *) {
+  char line[256];
+  int n = std::snprintf(line, sizeof line, "report: kind=%d op=%s\n",
+                        static_cast<int>(report->kind), report->operation);
+  if (n > 0) (void)!write(2, line, static_cast<size_t>(n));
+  std::_Exit(3);
+}
+
+// `holder` (true: this thread, the bias owner; false: a second thread)
+// gets stuck inside the pool; the other one then calls nv_pool_alloc.
+void OneThreadInsideOtherEnters(bool owner_is_inside) {
+  static Gate gate;
+  static const nv_pool_backend_t backend = {GateAlloc, GateRelease, &gate};
+  nv_pool_set_corruption_handler(ReportAndExit, nullptr);
+  nv_pool_config_t config = NV_POOL_CONFIG_DEFAULT;
+  config.name = "gated";
+  config.max_size = 0;  // the default cap would refuse the large request
+  config.backend = &backend;
+  nv_pool_t *pool = nv_pool_create(&config);
+  if (pool == nullptr) std::_Exit(2);
+  // This thread's first use: it holds the bias from now on.
+  if (nv_pool_free(pool, nv_pool_alloc(pool, 64)) != NV_OK) std::_Exit(2);
+  auto get_stuck = [pool] {
+    {
+      std::lock_guard<std::mutex> lock(gate.mutex);
+      gate.armed = true;
+    }
+    (void)nv_pool_alloc(pool, size_t{4} << 20);  // large: a call of the backend's alloc
+  };
+  auto enter_when_stuck = [pool] {
+    {
+      std::unique_lock<std::mutex> lock(gate.mutex);
+      gate.changed.wait(lock, [] { return gate.inside; });
+    }
+    (void)nv_pool_alloc(pool, 32);
+    // Not reported: the stuck thread never comes back, so end here.
+    std::fprintf(stderr, "no concurrent use reported\n");
+    std::_Exit(4);
+  };
+  if (owner_is_inside) {
+    std::thread other(enter_when_stuck);
+    get_stuck();
+    other.join();
+  } else {
+    std::thread other(get_stuck);  // revokes the bias on entry (nobody inside)
+    enter_when_stuck();
+    other.join();
+  }
+}
+
+TEST(ThreadsDeathTest, ThreadEnteringWhileTheBiasOwnerIsInsideIsReported) {
+  if (nv_pool_hardening_enabled() == 0)
+    GTEST_SKIP() << "hardening is compiled out (--config=release): there is no owner check";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(OneThreadInsideOtherEnters(true), ::testing::ExitedWithCode(3),
+              "report: kind=6 op=nv_pool_alloc");
+}
+
+TEST(ThreadsDeathTest, BiasOwnerEnteringWhileAnotherThreadIsInsideIsReported) {
+  if (nv_pool_hardening_enabled() == 0)
+    GTEST_SKIP() << "hardening is compiled out (--config=release): there is no owner check";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(OneThreadInsideOtherEnters(false), ::testing::ExitedWithCode(3),
+              "report: kind=6 op=nv_pool_alloc");
 }
 
 // Thread-safe pools never report concurrent use, whatever the threads do.

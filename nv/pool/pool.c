@@ -11,12 +11,16 @@
 #include "pool_track.h"
 
 #include <fcntl.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#endif
 #include <limits.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -255,20 +259,139 @@ static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
 #endif
 
 /* Hardened builds note which thread is inside the pool, so a second thread
- * entering a pool that is not thread-safe is reported instead of silently
- * corrupting it. Nested calls from the same thread are fine. An atomic
- * exchange, not a load and a store: of two overlapping entries the second
- * always sees the first. (A plain load and store was tried for speed: two
- * threads then both got in often enough to corrupt the pool before either
- * noticed; ThreadsDeathTest caught it.) */
-static inline void *owner_enter(nv_pool_t *pool, const char *operation)
-{
+ * entering a pool that is not thread-safe is reported, before it touches
+ * anything, instead of silently corrupting it. Nested calls from the same
+ * thread are fine.
+ *
+ * Two ways to note it:
+ * - Biased (the common case: a pool used by one thread). The first thread
+ *   to use the pool owns the bias and marks itself inside with a plain
+ *   store, then re-reads the bias: no atomic read-modify-write, which was a
+ *   quarter of a hardened allocation's time.
+ * - Exchanged: every entry swaps its identity into `owner` atomically, so of
+ *   two overlapping entries the second always sees the first. (A plain load
+ *   and store instead lets two threads both get in and corrupt the pool
+ *   before either notices; ThreadsDeathTest caught it.)
+ * Any other thread that enters a biased pool first revokes the bias for
+ * good, then runs membarrier(2): every running thread of the process passes
+ * a full barrier, so either the bias owner's "inside" store is visible to
+ * the revoker, which reports, or the owner's re-read of the bias sees the
+ * revocation and it takes the exchange instead. Thread-safe pools, and
+ * kernels without membarrier, use the exchange only. A pool handed to
+ * another thread pays one membarrier call, once. */
 #if NV_POOL_HARDENING
+static char bias_revoked, token_biased_outer, token_biased_nested;
+#define BIAS_REVOKED ((void *)&bias_revoked)
+#define TOKEN_BIASED_OUTER ((void *)&token_biased_outer)
+#define TOKEN_BIASED_NESTED ((void *)&token_biased_nested)
+
+static int membarrier_ready; /* set once by membarrier_register */
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+
+static void membarrier_register(void)
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+    membarrier_ready =
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+/* A full memory barrier on every running thread of the process; 0 if the
+ * kernel refuses. */
+static int barrier_everywhere(void)
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return 1;
+    /* A child after fork(2) is a new process, not registered yet. */
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 &&
+           syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return 0;
+#endif
+}
+
+/* This thread enters a pool biased to another: takes the bias away, and
+ * reports if its owner is inside. */
+static NOINLINE void revoke_bias(nv_pool_t *pool, const char *operation)
+{
+    void *bias = __atomic_exchange_n(&pool->biased_to, BIAS_REVOKED, __ATOMIC_SEQ_CST);
+    if (bias == NULL || bias == BIAS_REVOKED || bias == &thread_identity)
+        return;
+    if (!barrier_everywhere())
+        __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the best this side can do alone */
+    if (__atomic_load_n(&pool->biased_inside, __ATOMIC_SEQ_CST))
+        concurrent_use(pool, operation);
+}
+
+static ALWAYS_INLINE void *owner_enter(nv_pool_t *pool, const char *operation);
+
+/* Every entry that is not the bias owner's: claims the bias of a pool
+ * nobody used yet, revokes another thread's, and takes the exchange. */
+static NOINLINE void *owner_enter_exchange(nv_pool_t *pool, const char *operation)
+{
     void *self = &thread_identity;
-    void *previous = __atomic_exchange_n(&pool->owner, self, __ATOMIC_ACQUIRE);
+    void *bias = __atomic_load_n(&pool->biased_to, __ATOMIC_ACQUIRE);
+    void *previous;
+    if (bias == NULL) {
+        void *claim;
+        pthread_once(&membarrier_once, membarrier_register);
+        claim = membarrier_ready ? self : BIAS_REVOKED;
+        if (__atomic_compare_exchange_n(&pool->biased_to, &bias, claim, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            if (claim == self)
+                return owner_enter(pool, operation);
+            bias = BIAS_REVOKED;
+        }
+    }
+    if (bias != BIAS_REVOKED && bias != self)
+        revoke_bias(pool, operation);
+    previous = __atomic_exchange_n(&pool->owner, self, __ATOMIC_ACQUIRE);
     if (UNLIKELY(previous != NULL && previous != self))
         concurrent_use(pool, operation);
     return previous;
+}
+#endif
+
+/* The bias owner's entry, and nothing else: no call, so the fast paths
+ * that use it need no stack frame. NULL for any other thread (and for the
+ * owner of a pool whose bias was just revoked): the caller then takes its
+ * slow path, which enters with owner_enter. The token for owner_leave
+ * otherwise. */
+static ALWAYS_INLINE void *owner_enter_fast(nv_pool_t *pool)
+{
+#if NV_POOL_HARDENING
+    void *self = &thread_identity;
+    if (LIKELY(__atomic_load_n(&pool->biased_to, __ATOMIC_RELAXED) == self)) {
+        if (__atomic_load_n(&pool->biased_inside, __ATOMIC_RELAXED))
+            return TOKEN_BIASED_NESTED;
+        __atomic_store_n(&pool->biased_inside, 1, __ATOMIC_RELAXED);
+        /* The compiler must not move the re-read above the store; the CPU
+         * may, and revoke_bias's membarrier covers that. */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (LIKELY(__atomic_load_n(&pool->biased_to, __ATOMIC_RELAXED) == self))
+            return TOKEN_BIASED_OUTER;
+        __atomic_store_n(&pool->biased_inside, 0, __ATOMIC_RELAXED);
+    }
+    return NULL;
+#else
+    return pool; /* any non-NULL token: release builds have no owner check */
+#endif
+}
+
+/* A fast path called by a slow path that has already entered. */
+#if NV_POOL_HARDENING
+#define OWNER_ALREADY_ENTERED TOKEN_BIASED_NESTED
+#else
+#define OWNER_ALREADY_ENTERED ((void *)&thread_identity)
+#endif
+
+/* Every thread, every way: returns the token owner_leave needs. */
+static ALWAYS_INLINE void *owner_enter(nv_pool_t *pool, const char *operation)
+{
+#if NV_POOL_HARDENING
+    void *token = owner_enter_fast(pool);
+    return token ? token : owner_enter_exchange(pool, operation);
 #else
     (void)pool;
     (void)operation;
@@ -276,13 +399,16 @@ static inline void *owner_enter(nv_pool_t *pool, const char *operation)
 #endif
 }
 
-static inline void owner_leave(nv_pool_t *pool, void *previous)
+static ALWAYS_INLINE void owner_leave(nv_pool_t *pool, void *token)
 {
 #if NV_POOL_HARDENING
-    __atomic_store_n(&pool->owner, previous, __ATOMIC_RELEASE);
+    if (token == TOKEN_BIASED_OUTER)
+        __atomic_store_n(&pool->biased_inside, 0, __ATOMIC_RELEASE);
+    else if (token != TOKEN_BIASED_NESTED)
+        __atomic_store_n(&pool->owner, token, __ATOMIC_RELEASE);
 #else
     (void)pool;
-    (void)previous;
+    (void)token;
 #endif
 }
 
@@ -1441,7 +1567,7 @@ static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
 static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
                                const site_t *site);
 static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
-                                          const site_t *site);
+                                          const site_t *site, int entered);
 static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *damaged);
 static void slot_refill(nv_pool_t *pool, size_t size);
 static void slots_give_back(nv_pool_t *pool);
@@ -1463,7 +1589,7 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
         /* A damaged cached chunk goes back to the lists (give_back), where
          * the slow path below finds it and reports. */
         previous = pool_enter_mode(pool, "nv_pool_alloc", damaged);
-        user = alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site);
+        user = alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site, 1);
         if (user) {
             slot_refill(pool, size);
         } else {
@@ -1474,9 +1600,11 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
         return user;
     }
     previous = pool_enter(pool, "nv_pool_alloc");
-    /* A thread-safe pool without slots: the fast path, under its lock. */
-    user = size < pool->locked_fast_limit && alignment <= NV_POOL_ALIGNMENT
-               ? alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site)
+    /* The fast path once entered: a thread-safe pool without slots, under
+     * its lock; a pool whose fast owner check sent this thread here. */
+    user = (size < pool->locked_fast_limit || size < pool->fast_limit) &&
+                   alignment <= NV_POOL_ALIGNMENT
+               ? alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site, 1)
                : NULL;
     if (!user)
         user = alloc_slow_locked(pool, size, alignment, site);
@@ -1548,14 +1676,18 @@ static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk
  * in every caller, so each copy keeps only its own branch) skips the lists
  * and bumps past a gap that becomes a free chunk, as carve does. */
 static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
-                                          const site_t *site)
+                                          const site_t *site, int entered)
 {
     uint32_t span = small_span(size);
     size_t bytes = span_bytes(span);
     void *previous;
     nv_pool_chunk_t *chunk, *next;
     char *user;
-    previous = owner_enter(pool, "nv_pool_alloc");
+    /* `entered` (a constant in every caller): a slow path did the full
+     * owner check already. */
+    previous = entered ? OWNER_ALREADY_ENTERED : owner_enter_fast(pool);
+    if (UNLIKELY(!previous))
+        return NULL;
     chunk = alignment <= NV_POOL_ALIGNMENT ? pool->exact_bins[span] : NULL;
     if (chunk) {
         if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
@@ -1604,7 +1736,7 @@ static ALWAYS_INLINE void *alloc_fast_at(nv_pool_t *pool, size_t size, size_t al
                                          const site_t *site)
 {
     if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
-        void *user = alloc_try_fast(pool, size, alignment, site);
+        void *user = alloc_try_fast(pool, size, alignment, site, 0);
         if (LIKELY(user != NULL))
             return user;
     }
@@ -1795,7 +1927,7 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
 }
 
 static int free_slow_locked(nv_pool_t *pool, void *ptr);
-static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr);
+static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered);
 static int slot_free(nv_pool_t *pool, void *ptr);
 
 static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
@@ -1816,8 +1948,9 @@ static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
     } else {
         previous = pool_enter(pool, "nv_pool_free");
     }
-    /* A thread-safe pool's fast path, under its lock. */
-    if (pool->locked_fast_limit != 0 && free_try_fast(pool, ptr))
+    /* The fast path once entered: a thread-safe pool's, under its lock; a
+     * pool whose fast owner check sent this thread here. */
+    if ((pool->locked_fast_limit != 0 || pool->fast_limit != 0) && free_try_fast(pool, ptr, 1))
         result = NV_OK;
     else
         result = free_slow_locked(pool, ptr);
@@ -1847,7 +1980,7 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
 /* The fast path: a live chunk of the current block whose redzones verify
  * goes back to the tail (if last) or to its exact list. 0 when `ptr` needs
  * the slow path (not such a chunk, or damaged), which then reports. */
-static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr)
+static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
 {
     /* Offset of the would-be chunk in the current block, in granules;
      * bump >= start, both on the granule grid. Rotated rather than shifted:
@@ -1877,7 +2010,9 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr)
                           size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
                          !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
                 return 0;
-            previous = owner_enter(pool, "nv_pool_free");
+            previous = entered ? OWNER_ALREADY_ENTERED : owner_enter_fast(pool);
+            if (UNLIKELY(!previous))
+                return 0;
             pool->used -= size;
             pool->live_count--;
             asan_poison(ptr, size);
@@ -1906,7 +2041,7 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
 {
     /* fast_limit is 0 under Valgrind (its requests need the slow path) and
      * in thread-safe pools (free_slow takes the lock first). */
-    if (LIKELY(pool != NULL) && LIKELY(pool->fast_limit != 0) && LIKELY(free_try_fast(pool, ptr)))
+    if (LIKELY(pool != NULL) && LIKELY(pool->fast_limit != 0) && LIKELY(free_try_fast(pool, ptr, 0)))
         return NV_OK;
     return free_slow(pool, ptr);
 }
@@ -2621,6 +2756,10 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
      * to reach the backend: both take the slow paths only. Thread-safe pools
      * take the fast paths only from alloc_slow and free_slow, under the lock. */
     pool->thread_safe = c->thread_safe != 0;
+#if NV_POOL_HARDENING
+    if (pool->thread_safe)
+        pool->biased_to = BIAS_REVOKED; /* shared by design: the exchange only */
+#endif
     pool->fast_limit = pool->on_valgrind || pool->passthrough || pool->thread_safe
                            ? 0
                            : NV_POOL_FAST_MAX + 1;

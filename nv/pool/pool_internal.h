@@ -242,6 +242,8 @@ struct nv_pool_s {
     int slots_stopped;        /* atomic: a lock holder needs the slots idle */
     nv_pool_lock_t lock;
     void *owner;              /* hardened: identity of the thread inside the pool */
+    void *biased_to;          /* hardened: the thread the owner check trusts (pool.c) */
+    int biased_inside;        /* hardened: that thread is inside the pool */
     /* The lock and owner words are written on every call: keep them off the
      * cache line of whatever the allocator puts next (another thread's pool,
      * say), or two unrelated pools slow each other down. */
