@@ -299,16 +299,35 @@ static int read_budgets(const char *path)
     return 0;
 }
 
-static const budget_t *find_budget(const char *variant, const char *phase, int goal)
+/* The compiler that built this binary and the pool copies it measures:
+ * a budget line prefixed with its name (gcc.release.alloc) overrides the
+ * plain one for that compiler only. */
+#if defined(__clang__)
+#define BUDGET_COMPILER "clang"
+#elif defined(__GNUC__)
+#define BUDGET_COMPILER "gcc"
+#else
+#define BUDGET_COMPILER "other"
+#endif
+
+static const budget_t *find_key(const char *key, int goal)
 {
-    char key[96];
-    snprintf(key, sizeof key, "%s.%s", variant, strncmp(phase, "alloc", 5) == 0 ? "alloc" : "free");
     for (int i = 0; i < budget_count; i++) {
         if (budgets[i].goal == goal && strcmp(budgets[i].key, key) == 0) {
             return &budgets[i];
         }
     }
     return NULL;
+}
+
+static const budget_t *find_budget(const char *variant, const char *phase, int goal)
+{
+    char key[96], compiler_key[128];
+    const budget_t *found;
+    snprintf(key, sizeof key, "%s.%s", variant, strncmp(phase, "alloc", 5) == 0 ? "alloc" : "free");
+    snprintf(compiler_key, sizeof compiler_key, "%s.%s", BUDGET_COMPILER, key);
+    found = goal ? NULL : find_key(compiler_key, goal); /* goals are the same for every compiler */
+    return found != NULL ? found : find_key(key, goal);
 }
 
 static int find_in_path(const char *name, char *out, size_t size)
