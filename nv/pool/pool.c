@@ -245,6 +245,19 @@ static void report(checker_t *check, nv_pool_chunk_t *chunk, const void *user,
 /* Threads: entering and leaving a pool                                     */
 /* ======================================================================== */
 
+/* A short wait in a spin loop; yields the CPU now and then. */
+static inline void spin_pause(unsigned *spins)
+{
+    if (++*spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    } else {
+        *spins = 0;
+        sched_yield(); /* the holder may have been preempted */
+    }
+}
+
 /* Any thread's identity: the address of its own copy of this byte. */
 static _Thread_local char thread_identity;
 
@@ -280,19 +293,21 @@ static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
  * kernels without membarrier, use the exchange only. A pool handed to
  * another thread pays one membarrier call, once. */
 #if NV_POOL_HARDENING
-static char bias_revoked, token_biased_outer, token_biased_nested;
+static char bias_revoking, bias_revoked, token_biased_outer, token_biased_nested;
+#define BIAS_REVOKING ((void *)&bias_revoking) /* one thread revoking; the others wait */
 #define BIAS_REVOKED ((void *)&bias_revoked)
 #define TOKEN_BIASED_OUTER ((void *)&token_biased_outer)
 #define TOKEN_BIASED_NESTED ((void *)&token_biased_nested)
 
-static int membarrier_ready; /* set once by membarrier_register */
+static int membarrier_ready; /* atomic: set by membarrier_register, cleared if a barrier fails */
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
 
 static void membarrier_register(void)
 {
 #if defined(__linux__) && defined(__NR_membarrier)
-    membarrier_ready =
-        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    __atomic_store_n(&membarrier_ready,
+                     syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0,
+                     __ATOMIC_RELAXED);
 #endif
 }
 
@@ -312,15 +327,42 @@ static int barrier_everywhere(void)
 }
 
 /* This thread enters a pool biased to another: takes the bias away, and
- * reports if its owner is inside. */
+ * reports if its owner is inside. Three steps: REVOKING (anyone else who
+ * enters now waits: it must not take the exchange while the owner may be
+ * inside unseen), the barrier and the look at the owner's mark, REVOKED
+ * (the exchange for everyone from then on; set before the report, so a
+ * handler that blocks does not leave the others spinning). */
 static NOINLINE void revoke_bias(nv_pool_t *pool, const char *operation)
 {
-    void *bias = __atomic_exchange_n(&pool->biased_to, BIAS_REVOKED, __ATOMIC_SEQ_CST);
-    if (bias == NULL || bias == BIAS_REVOKED || bias == &thread_identity)
-        return;
-    if (!barrier_everywhere())
-        __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the best this side can do alone */
-    if (__atomic_load_n(&pool->biased_inside, __ATOMIC_SEQ_CST))
+    void *bias = __atomic_load_n(&pool->biased_to, __ATOMIC_ACQUIRE);
+    unsigned spins = 0;
+    int inside;
+    do {
+        if (bias == BIAS_REVOKING) {
+            while (__atomic_load_n(&pool->biased_to, __ATOMIC_ACQUIRE) == BIAS_REVOKING)
+                spin_pause(&spins);
+            return;
+        }
+        if (bias == BIAS_REVOKED || bias == NULL || bias == &thread_identity)
+            return;
+    } while (!__atomic_compare_exchange_n(&pool->biased_to, &bias, BIAS_REVOKING, 0,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
+    if (!barrier_everywhere()) {
+        /* This side alone cannot make the owner's mark visible. Bias no new
+         * pool, and give a mark still in the owner's store buffer (a few
+         * hundred cycles at most in practice) time to land. */
+        __atomic_store_n(&membarrier_ready, 0, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        for (spins = 0; spins < 4096 && !__atomic_load_n(&pool->biased_inside, __ATOMIC_SEQ_CST);
+             spins++) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+    inside = __atomic_load_n(&pool->biased_inside, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool->biased_to, BIAS_REVOKED, __ATOMIC_RELEASE);
+    if (inside)
         concurrent_use(pool, operation);
 }
 
@@ -336,7 +378,7 @@ static NOINLINE void *owner_enter_exchange(nv_pool_t *pool, const char *operatio
     if (bias == NULL) {
         void *claim;
         pthread_once(&membarrier_once, membarrier_register);
-        claim = membarrier_ready ? self : BIAS_REVOKED;
+        claim = __atomic_load_n(&membarrier_ready, __ATOMIC_RELAXED) ? self : BIAS_REVOKED;
         if (__atomic_compare_exchange_n(&pool->biased_to, &bias, claim, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE)) {
             if (claim == self)
@@ -1630,9 +1672,11 @@ static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
     return user;
 }
 
-/* Extras of an allocation the fast path made: counters, zeroing. Returns
- * `user` so the fast path can tail-call it. */
-static NOINLINE char *alloc_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size)
+/* Extras of an allocation the fast path made: counters, zeroing; then
+ * leaves the pool with the fast path's owner token. Returns `user` so the
+ * fast path can tail-call it. */
+static NOINLINE char *alloc_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size,
+                                   void *owner_token)
 {
     /* Takes the chunk, not the user pointer: returning an argument as it
      * came would let the compiler keep the fast path's copy alive across the
@@ -1642,6 +1686,7 @@ static NOINLINE char *alloc_extras(nv_pool_t *pool, nv_pool_chunk_t *chunk, size
         count_allocation(pool, size, 1);
     if (pool->fast_flags & NV_POOL_FAST_ZERO)
         memset(user, 0, size);
+    owner_leave(pool, owner_token);
     return user;
 }
 
@@ -1719,13 +1764,13 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
     user = chunk_go_live(pool, chunk, size, bytes, site);
     pool->used += size;
     pool->live_count++;
-    owner_leave(pool, previous);
     if (UNLIKELY(pool->fast_flags)) {
         /* Stats alone (the default config) stay inline. */
         if (pool->fast_flags != NV_POOL_FAST_STATS)
-            return alloc_extras(pool, chunk, size);
+            return alloc_extras(pool, chunk, size, previous);
         count_allocation(pool, size, 1);
     }
+    owner_leave(pool, previous); /* after the counters: they are pool state too */
     return user;
 }
 
@@ -2028,9 +2073,9 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
                 pool->exact_bins[span] = chunk;
                 pool->exact_mask |= (uint64_t)1 << span;
             }
-            owner_leave(pool, previous);
             if (pool->fast_flags & NV_POOL_FAST_STATS)
                 pool->stats.frees++;
+            owner_leave(pool, previous);
             return 1;
         }
     }
@@ -2067,18 +2112,6 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
 
 static unsigned slot_next; /* atomic: the next thread's slot */
 static _Thread_local unsigned slot_choice; /* 1 + this thread's slot; 0: none yet */
-
-static inline void spin_pause(unsigned *spins)
-{
-    if (++*spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-    } else {
-        *spins = 0;
-        sched_yield(); /* the holder may have been preempted */
-    }
-}
 
 static inline nv_pool_slot_t *slot_of_thread(nv_pool_t *pool)
 {
