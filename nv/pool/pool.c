@@ -579,16 +579,23 @@ static inline uint64_t canary_word(uint64_t key, const unsigned char *at)
  * loop: the first two words and the last two (they may overlap). */
 #define REDZONE_SHORT(from, to) ((size_t)((to) - (from)) - 16u <= 16u)
 
+/* An unaligned 8-byte store. The value is a parameter, not the caller's
+ * local: clang kept locals whose address went to memcpy in stack slots,
+ * which gave the hardened fast path a frame. */
+static ALWAYS_INLINE void store_word(unsigned char *at, uint64_t value)
+{
+    memcpy(at, &value, sizeof value);
+}
+
 /* The 16-32 byte case, inline: every redzone the fast paths write. */
 static ALWAYS_INLINE void canary_store_short(uint64_t key, unsigned char *from,
                                              unsigned char *to)
 {
-    /* `last` is for the word at to - 8: same address mod 8 as `to`. */
-    uint64_t word = canary_word(key, from), last = canary_word(key, to);
-    memcpy(from, &word, 8);
-    memcpy(from + 8, &word, 8);
-    memcpy(to - 16, &last, 8);
-    memcpy(to - 8, &last, 8);
+    /* The word at to - 8 has the same address mod 8 as `to`. */
+    store_word(from, canary_word(key, from));
+    store_word(from + 8, canary_word(key, from));
+    store_word(to - 16, canary_word(key, to));
+    store_word(to - 8, canary_word(key, to));
 }
 
 static ALWAYS_INLINE int canary_intact_short(uint64_t key, const unsigned char *from,
@@ -731,8 +738,8 @@ static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
 {
     uint64_t key = chunk_key(pool, chunk);
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
-    memcpy(user - 16, &key, 8);
-    memcpy(user - 8, &key, 8);
+    store_word(user - 16, key);
+    store_word(user - 8, key);
     /* Always short: a fast-path chunk's span is exactly small_span(size),
      * so its back redzone is the rounding slack plus one granule. */
     canary_store_short(key, user + size, limit);
