@@ -787,6 +787,19 @@ static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
     canary_write(pool, chunk, user + chunk->u.requested, (unsigned char *)limit);
 }
 
+/* Both redzones of a live chunk intact, by the fast paths' word-wise check;
+ * 0 when in doubt. Not under Valgrind, whose tracked reads
+ * check_chunk_guards makes. Inline, so walking every live chunk (reset,
+ * destroy) calls nothing per chunk. */
+static ALWAYS_INLINE int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+{
+    unsigned char *user = (unsigned char *)chunk_user(chunk);
+    return LIKELY(!NV_TRACK_VG(pool)) &&
+           chunk->u.requested <=
+               (size_t)((unsigned char *)limit - user) - NV_POOL_BACK_REDZONE_MIN &&
+           guards_intact_fast(pool, chunk, user, chunk->u.requested, (unsigned char *)limit);
+}
+
 /* Checks both redzones of a live chunk; reports and returns 0 on damage. */
 static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *limit)
 {
@@ -794,12 +807,9 @@ static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *li
     unsigned char *user = (unsigned char *)chunk_user(chunk);
     unsigned char *bad;
     int ok = 1;
-    /* Reset and destroy check every live chunk: first the word-wise check
-     * of the fast paths (not under Valgrind, which needs the tracked
-     * reads below), and only on a mismatch the byte search that reports. */
-    if (LIKELY(!NV_TRACK_VG(pool)) &&
-        chunk->u.requested <= (size_t)((unsigned char *)limit - user) - NV_POOL_BACK_REDZONE_MIN &&
-        guards_intact_fast(pool, chunk, user, chunk->u.requested, (unsigned char *)limit))
+    /* The word-wise check first, and only on a mismatch the byte search
+     * that finds and reports the first damaged byte. */
+    if (chunk_guards_intact(pool, chunk, limit))
         return 1;
     bad = canary_find_damage(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
     if (bad) {
@@ -852,6 +862,13 @@ static inline void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *li
     (void)pool;
     (void)chunk;
     (void)limit;
+}
+static inline int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+{
+    (void)pool;
+    (void)chunk;
+    (void)limit;
+    return 1;
 }
 static inline int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk,
                                      char *limit)
@@ -2605,9 +2622,8 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
 static int guard_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t *chunk,
                          void *context)
 {
-    (void)pool;
     (void)block;
-    if (chunk->tag == pool->live_tag)
+    if (chunk->tag == pool->live_tag && !chunk_guards_intact(pool, chunk, chunk_limit(chunk, NULL)))
         check_chunk_guards((checker_t *)context, chunk, chunk_limit(chunk, NULL));
     return 1;
 }
