@@ -720,8 +720,9 @@ void ReportAndExit(const nv_pool_corruption_t *report, void *) {
   std::_Exit(3);
 }
 
-// `holder` (true: this thread, the bias owner; false: a second thread)
-// gets stuck inside the pool; the other one then calls nv_pool_alloc.
+// One thread gets stuck inside the pool: this one, which holds the bias,
+// if `owner_is_inside`, else a second thread (whose entry revokes the
+// bias); the other one then calls nv_pool_alloc.
 void OneThreadInsideOtherEnters(bool owner_is_inside) {
   static Gate gate;
   static const nv_pool_backend_t backend = {GateAlloc, GateRelease, &gate};
