@@ -779,6 +779,17 @@ static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit
     asan_poison(from, (size_t)(limit - from));
 }
 
+/* A live chunk of `size` bytes ending at `limit`: its size fits the chunk
+ * (one that does not means a damaged header, and the back redzone check
+ * must not run past the chunk) and both redzones verify. */
+static ALWAYS_INLINE int live_guards_intact(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
+                                            unsigned char *user, size_t size,
+                                            unsigned char *limit)
+{
+    return size <= (size_t)(limit - user) - NV_POOL_BACK_REDZONE_MIN &&
+           guards_intact_fast(pool, chunk, user, size, limit);
+}
+
 /* Writes both redzones of a live chunk. */
 static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
 {
@@ -793,11 +804,9 @@ static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
  * destroy) calls nothing per chunk. */
 static ALWAYS_INLINE int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
 {
-    unsigned char *user = (unsigned char *)chunk_user(chunk);
     return LIKELY(!NV_TRACK_VG(pool)) &&
-           chunk->u.requested <=
-               (size_t)((unsigned char *)limit - user) - NV_POOL_BACK_REDZONE_MIN &&
-           guards_intact_fast(pool, chunk, user, chunk->u.requested, (unsigned char *)limit);
+           live_guards_intact(pool, chunk, (unsigned char *)chunk_user(chunk), chunk->u.requested,
+                              (unsigned char *)limit);
 }
 
 /* Checks both redzones of a live chunk; reports and returns 0 on damage. */
@@ -897,9 +906,9 @@ static inline int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
     return 0;
 }
 #define guard_fast(pool, chunk, user, size, limit) ((void)0)
-#define guards_intact_fast(pool, chunk, user, size, limit) 1
 #define freed_intact_fast(chunk, limit) 1
 #define freed_store_fast(chunk, limit) ((void)0)
+#define live_guards_intact(pool, chunk, user, size, limit) 1
 #endif
 
 int nv_pool_hardening_enabled(void)
@@ -2072,12 +2081,8 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
             unsigned char *limit = (unsigned char *)chunk + span_bytes(chunk->span);
             int to_tail;
             void *previous;
-            /* Hardened: a size that does not fit the span means a damaged
-             * header, and the redzone check must not run past the chunk. */
             if (UNLIKELY(chunk->span >= NV_POOL_EXACT_BINS ||
-                         (NV_POOL_HARDENING &&
-                          size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
-                         !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit)))
+                         !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, limit)))
                 return 0;
             previous = entered ? OWNER_ALREADY_ENTERED : owner_enter_fast(pool);
             if (UNLIKELY(!previous))
@@ -2324,9 +2329,7 @@ static int slot_free(nv_pool_t *pool, void *ptr)
     limit = (unsigned char *)chunk + span_bytes(span);
     if (span >= NV_POOL_EXACT_BINS || limit > top ||
         slot->count[span] >= NV_POOL_SLOT_CACHE_MAX ||
-        (NV_POOL_HARDENING &&
-         size > (size_t)(limit - (unsigned char *)ptr) - NV_POOL_BACK_REDZONE_MIN) ||
-        !guards_intact_fast(pool, chunk, (unsigned char *)ptr, size, limit))
+        !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, limit))
         goto locked;
     /* Two threads freeing the same pointer at once: one wins, the other
      * goes to the locked path and reports a double free. */
