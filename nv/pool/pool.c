@@ -335,7 +335,7 @@ static int barrier_everywhere(void)
 static NOINLINE void revoke_bias(nv_pool_t *pool, const char *operation)
 {
     void *bias = __atomic_load_n(&pool->biased_to, __ATOMIC_ACQUIRE);
-    unsigned spins = 0;
+    unsigned spins = 0, waits;
     int inside;
     do {
         if (bias == BIAS_REVOKING) {
@@ -353,12 +353,9 @@ static NOINLINE void revoke_bias(nv_pool_t *pool, const char *operation)
          * hundred cycles at most in practice) time to land. */
         __atomic_store_n(&membarrier_ready, 0, __ATOMIC_RELAXED);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        for (spins = 0; spins < 4096 && !__atomic_load_n(&pool->biased_inside, __ATOMIC_SEQ_CST);
-             spins++) {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
-        }
+        for (waits = 0; waits < 4096 && !__atomic_load_n(&pool->biased_inside, __ATOMIC_SEQ_CST);
+             waits++)
+            spin_pause(&spins);
     }
     inside = __atomic_load_n(&pool->biased_inside, __ATOMIC_SEQ_CST);
     __atomic_store_n(&pool->biased_to, BIAS_REVOKED, __ATOMIC_RELEASE);
