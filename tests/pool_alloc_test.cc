@@ -134,7 +134,8 @@ TEST_F(AllocTest, AlignHonoursEveryPowerOfTwoUpTo64KiB) {
 }
 
 // nv_pool_align bumps past the gap in front of an aligned chunk and files
-// the gap as a free chunk (on the fast path and in carve alike): the next
+// the gap as a free chunk (on the fast path and in carve alike; a gap too
+// small for one byte stays padding, see the next test): the next
 // request whose chunk is exactly the gap's size is placed in it. Chunk
 // geometry from pool_internal.h: header (16 bytes, 48 with allocation
 // sites), front redzone (16, hardened), the request rounded to 16, back
@@ -178,6 +179,38 @@ TEST_F(AllocTest, AlignedGapBecomesAFreeChunkTheNextRequestUses) {
   for (void *p : keep) EXPECT_EQ(nv_pool_free(pool.get(), p), NV_OK);
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
   ExpectNoErrorLogged("aligned gap");
+}
+
+// A gap too small to hold one byte (only alloc(0) could use it) is padding:
+// the block stays walkable, but no list holds it, so nv_pool_get_free does
+// not count it, until nv_pool_compact merges it with a free neighbour.
+TEST_F(AllocTest, AlignedGapTooSmallForOneByteIsPaddingUntilCompacted) {
+  PoolPtr pool = nvtest::Make(nvtest::DefaultConfig());
+  ASSERT_NE(pool, nullptr);
+  const size_t header = nv_pool_leakcheck_enabled() ? 48 : 16;
+  const size_t prefix = header + (nv_pool_hardening_enabled() ? 16 : 0);
+  const size_t back = nv_pool_hardening_enabled() ? 16 : 0;
+  const size_t smallest_chunk = prefix + 16 + back;  // holds 1..16 bytes
+  const size_t gap = smallest_chunk - 16;            // the largest padding
+  // anchor's chunk ends `gap + prefix` bytes before the next 1024 boundary.
+  const size_t anchor_size = 1024 - back - prefix - gap;
+  auto *anchor = static_cast<unsigned char *>(nv_pool_align(pool.get(), anchor_size, 1024));
+  ASSERT_NE(anchor, nullptr);
+  const size_t free_before = nv_pool_get_free(pool.get());
+  auto *next = static_cast<unsigned char *>(nv_pool_align(pool.get(), 16, 1024));
+  ASSERT_EQ(next, anchor + 1024) << "same block, next 1024 boundary";
+  EXPECT_EQ(free_before - nv_pool_get_free(pool.get()), gap + smallest_chunk)
+      << "the " << gap << "-byte gap is not free space";
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << "the padding is walkable";
+  ASSERT_EQ(nv_pool_free(pool.get(), anchor), NV_OK);  // now followed by the padding
+  const size_t free_after_free = nv_pool_get_free(pool.get());
+  ASSERT_EQ(nv_pool_compact(pool.get()), NV_OK);
+  EXPECT_EQ(nv_pool_get_free(pool.get()), free_after_free + gap)
+      << "compact merged the padding into anchor's free chunk";
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+  EXPECT_EQ(nv_pool_free(pool.get(), next), NV_OK);
+  EXPECT_EQ(nv_pool_is_empty(pool.get()), 1);
+  ExpectNoErrorLogged("aligned padding");
 }
 
 TEST_F(AllocTest, AlignUpToTheMaximumAndRejectsTheRest) {

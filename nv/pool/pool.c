@@ -1074,7 +1074,13 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
 }
 
 /* Turns [at, at + span granules) into a free chunk on a list. */
-static void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
+/* Makes [at, at + span granules) a free chunk: the gap in front of an
+ * aligned chunk, or what is left of a chunk split or shrunk. One too small
+ * for a single byte (below small_span(1): only nv_pool_alloc(p, 0) could use
+ * it) is padding: free-tagged, so every walker steps over it and
+ * nv_pool_compact merges it, but no list holds it. Filing it would cost the
+ * aligned fast path a list push per allocation for chunks nothing takes. */
+static ALWAYS_INLINE void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
 {
     nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
     track_header(pool, chunk);
@@ -1082,7 +1088,8 @@ static void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
     chunk->span = span;
     fill_freed(pool, (unsigned char *)at + NV_POOL_HEADER_BYTES,
                (unsigned char *)at + span_bytes(span));
-    bin_push(pool, chunk);
+    if (span >= small_span(1))
+        bin_push(pool, chunk);
 }
 
 /* ======================================================================== */
