@@ -979,6 +979,9 @@ TEST_F(ExportTest, StatsOffExportsZeroCounters) {
   EXPECT_EQ(s.allocated_bytes, 0u);
   EXPECT_EQ(s.peak_used, 0u);
   for (unsigned i = 0; i < NV_POOL_HISTOGRAM_BUCKETS; i++) EXPECT_EQ(s.size_histogram[i], 0u) << i;
+  nv_pool_reset_stats(pool.get());  // once set to `used` here, the peak then never moved
+  nv_pool_get_stats(pool.get(), &s);
+  EXPECT_EQ(s.peak_used, 0u) << "stats off: the peak stays 0 across nv_pool_reset_stats";
   // Gauges stay exact.
   EXPECT_GT(s.used, 0u);
   EXPECT_GT(s.live_allocations, 0u);

@@ -1413,17 +1413,23 @@ size_t nv_pool_histogram_bucket_limit(unsigned bucket)
 
 /* Counters of one successful allocation of `size` bytes (stats on). The
  * number of allocations is not counted here: every allocation lands in
- * exactly one histogram bucket, so get_stats sums the buckets. */
+ * exactly one histogram bucket, so get_stats sums the buckets. Nor is the
+ * peak: see note_peak. */
 static ALWAYS_INLINE void count_allocation(nv_pool_t *pool, size_t size, int fast_path_size)
 {
-    /* `used` first: after the histogram's store the compiler would have to
-     * read it again (same type, may alias). Read here, not kept from the
-     * fast path's update of it, which would then need a register. */
-    size_t used = __atomic_load_n(&pool->used, __ATOMIC_RELAXED);
-    if (used > pool->stats.peak_used)
-        pool->stats.peak_used = used;
     pool->stats.allocated_bytes += size;
     pool->stats.size_histogram[fast_path_size ? size_bits(size) : histogram_bucket(size)]++;
+}
+
+/* peak_used is kept lazily. `used` only grows between two of its falls, so
+ * its highest point is always a moment it is about to fall: every place
+ * that lowers `used` calls this first, and get_stats takes the larger of
+ * peak_used and used. Allocations then pay no compare and no store for the
+ * peak (W4 with stats on: 12 % over stats off before, store-bound). */
+static inline void note_peak(nv_pool_t *pool)
+{
+    if (pool->stats_on && pool->used > pool->stats.peak_used)
+        pool->stats.peak_used = pool->used;
 }
 
 static inline void stats_note_alloc(nv_pool_t *pool, size_t size)
@@ -1967,7 +1973,9 @@ static inline void forget_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 }
 
 /* Gives a live chunk back: to the backend (large), to the top of its block
- * (last chunk), or to a free list. Caller has checked it. */
+ * (last chunk), or to a free list. Caller has checked it, and noted the
+ * peak (note_peak): a moving realloc does that before its new chunk exists,
+ * so the moment both chunks count is not taken for a peak. */
 static void release_chunk(nv_pool_t *pool, const owner_t *owner)
 {
     nv_pool_chunk_t *chunk = owner->chunk;
@@ -2053,6 +2061,7 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
             return NV_ECORRUPT;
         }
     }
+    note_peak(pool);
     release_chunk(pool, &owner);
     if (pool->stats_on)
         pool->stats.frees++;
@@ -2106,8 +2115,15 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
                 pool->exact_bins[span] = chunk;
                 pool->exact_mask |= (uint64_t)1 << span;
             }
-            if (pool->fast_flags & NV_POOL_FAST_STATS)
+            if (pool->fast_flags & NV_POOL_FAST_STATS) {
+                /* note_peak, for the `used` before this free; here, not
+                 * before the subtraction, keeps that a single add to
+                 * memory when stats are off. */
+                size_t before = pool->used + size;
+                if (before > pool->stats.peak_used)
+                    pool->stats.peak_used = before;
                 pool->stats.frees++;
+            }
             owner_leave(pool, previous);
             return 1;
         }
@@ -2446,6 +2462,7 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
         limit = (char *)chunk + span_bytes(chunk->span);
     }
     chunk->u.requested = size;
+    note_peak(pool);
     pool->used = pool->used - old + size;
     guard_chunk(pool, chunk, limit);
     track_chunk_resize(pool, user, old, size, limit);
@@ -2489,6 +2506,7 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
         }
     }
     if (size == 0) {
+        note_peak(pool);
         release_chunk(pool, &owner);
         if (pool->stats_on)
             pool->stats.frees++;
@@ -2496,11 +2514,8 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
     }
     old = owner.chunk->u.requested;
     if (!pool->passthrough && resize_in_place(pool, &owner, size)) {
-        if (pool->stats_on) {
+        if (pool->stats_on)
             pool->stats.reallocations++;
-            if (pool->used > pool->stats.peak_used)
-                pool->stats.peak_used = pool->used;
-        }
         return ptr;
     }
     /* A chunk that has to move to grow gets half as much again as room to
@@ -2511,6 +2526,7 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
     if (size > old && pool->auto_extend && pool->max_size == 0 && old <= SIZE_MAX / 2 &&
         old + old / 2 > size)
         reserve = old + old / 2;
+    note_peak(pool);
     fresh = alloc_chunk_reserve(pool, size, reserve, NV_POOL_ALIGNMENT, site);
     if (!fresh) {
         note_failure(pool);
@@ -2523,11 +2539,8 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
     if (pool->zero_clear && size > old)
         memset(fresh + old, 0, size - old);
     release_chunk(pool, &owner);
-    if (pool->stats_on) {
+    if (pool->stats_on)
         pool->stats.reallocations++;
-        if (pool->used > pool->stats.peak_used)
-            pool->stats.peak_used = pool->used;
-    }
     return fresh;
 }
 
@@ -2679,6 +2692,7 @@ static void recount(nv_pool_t *pool)
             totals[0] += user_chunk(pool->large_slots[i]->user)->u.requested;
             totals[1]++;
         }
+    note_peak(pool);
     pool->used = totals[0];
     pool->live_count = totals[1];
 }
@@ -2946,6 +2960,7 @@ static void reset_unlocked(nv_pool_t *pool)
     pool->current = NULL;
     set_current(pool, pool->blocks);
     bins_clear(pool);
+    note_peak(pool);
     pool->used = 0;
     pool->live_count = 0;
     pool->epoch++;
@@ -3263,6 +3278,8 @@ static void get_stats_unlocked(nv_pool_t *pool, nv_pool_stats_t *stats)
         stats->allocations += stats->size_histogram[bucket];
     stats->size = pool->held;
     stats->used = pool->used;
+    if (pool->stats_on && pool->used > stats->peak_used)
+        stats->peak_used = pool->used; /* see note_peak */
     stats->free = free_bytes(pool, &largest);
     stats->live_allocations = pool->live_count;
     stats->blocks = pool->block_count;
@@ -3277,7 +3294,8 @@ static void reset_stats_unlocked(nv_pool_t *pool)
     if (!pool)
         return;
     memset(&pool->stats, 0, sizeof pool->stats);
-    pool->stats.peak_used = pool->used;
+    if (pool->stats_on) /* with stats off every counter, the peak included, reads 0 */
+        pool->stats.peak_used = pool->used;
 }
 
 static void print_stats_to_unlocked(nv_pool_t *pool, FILE *out)
@@ -3538,9 +3556,6 @@ static size_t pool_check(nv_pool_t *pool, const char *operation, int to_handler)
     if (bytes != pool->held)
         report(&check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
                "the size held disagrees with blocks and large allocations");
-    if (pool->stats_on && pool->stats.peak_used < pool->used)
-        report(&check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
-               "peak_used is below used");
     return check.problems;
 }
 
