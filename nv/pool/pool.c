@@ -258,8 +258,19 @@ static inline void spin_pause(unsigned *spins)
     }
 }
 
-/* Any thread's identity: the address of its own copy of this byte. */
-static _Thread_local char thread_identity;
+/* Any thread's identity: the address of its own copy of this byte.
+ * initial-exec: an offset from the thread pointer, no call. The default
+ * for position-independent code calls __tls_get_addr, which the linker
+ * rewrites away but not the register saves the compiler made for the call
+ * (four pushes and pops around every hardened fast path). A shared library
+ * with it still loads by dlopen(): glibc keeps spare static TLS for small
+ * initial-exec variables such as these two. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NV_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
+#else
+#define NV_TLS_INITIAL_EXEC
+#endif
+static _Thread_local char thread_identity NV_TLS_INITIAL_EXEC;
 
 #if NV_POOL_HARDENING
 static NOINLINE void concurrent_use(nv_pool_t *pool, const char *operation)
@@ -2118,8 +2129,9 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
             if (pool->fast_flags & NV_POOL_FAST_STATS) {
                 /* note_peak, for the `used` before this free; here, not
                  * before the subtraction, keeps that a single add to
-                 * memory when stats are off. */
-                size_t before = pool->used + size;
+                 * memory when stats are off, and read again (atomic: the
+                 * compiler must not keep the old value in a register). */
+                size_t before = __atomic_load_n(&pool->used, __ATOMIC_RELAXED) + size;
                 if (before > pool->stats.peak_used)
                     pool->stats.peak_used = before;
                 pool->stats.frees++;
@@ -2160,7 +2172,7 @@ int nv_pool_free(nv_pool_t *pool, void *ptr)
 #define SLOTS_BYTES (NV_POOL_SLOTS * sizeof(nv_pool_slot_t) + 64u)
 
 static unsigned slot_next; /* atomic: the next thread's slot */
-static _Thread_local unsigned slot_choice; /* 1 + this thread's slot; 0: none yet */
+static _Thread_local unsigned slot_choice NV_TLS_INITIAL_EXEC; /* 1 + this thread's slot; 0: none yet */
 
 static inline nv_pool_slot_t *slot_of_thread(nv_pool_t *pool)
 {
