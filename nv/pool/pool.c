@@ -1084,7 +1084,6 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
     return NULL;
 }
 
-/* Turns [at, at + span granules) into a free chunk on a list. */
 /* Makes [at, at + span granules) a free chunk: the gap in front of an
  * aligned chunk, or what is left of a chunk split or shrunk. One too small
  * for a single byte (below small_span(1): only nv_pool_alloc(p, 0) could use
