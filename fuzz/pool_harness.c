@@ -763,6 +763,7 @@ static void check_stats(void)
         for (i = 0; i < NV_POOL_HISTOGRAM_BUCKETS; i++)
             CHECK(st.size_histogram[i] == 0, "enable_stats = 0 but size_histogram[%u] is %llu", i,
                   (unsigned long long)st.size_histogram[i]);
+        CHECK(st.peak_used == 0, "enable_stats = 0 but peak_used is %zu", st.peak_used);
     }
 }
 

@@ -202,6 +202,10 @@ TEST_F(AllocTest, AlignedGapTooSmallForOneByteIsPaddingUntilCompacted) {
   EXPECT_EQ(free_before - nv_pool_get_free(pool.get()), gap + smallest_chunk)
       << "the " << gap << "-byte gap is not free space";
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << "the padding is walkable";
+  const size_t free_between_live = nv_pool_get_free(pool.get());
+  ASSERT_EQ(nv_pool_compact(pool.get()), NV_OK);  // rebuilds the lists from a walk
+  EXPECT_EQ(nv_pool_get_free(pool.get()), free_between_live)
+      << "padding between two live chunks has nothing to merge with: still on no list";
   ASSERT_EQ(nv_pool_free(pool.get(), anchor), NV_OK);  // now followed by the padding
   const size_t free_after_free = nv_pool_get_free(pool.get());
   ASSERT_EQ(nv_pool_compact(pool.get()), NV_OK);

@@ -1084,12 +1084,22 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
     return NULL;
 }
 
+/* Files a free chunk made from a gap or a split, or found by a walk. One
+ * too small for a single byte (below small_span(1): only
+ * nv_pool_alloc(p, 0) could use it) is padding: free-tagged, so every
+ * walker steps over it and nv_pool_compact merges it with free neighbours,
+ * but no list holds it. Filing it would cost the aligned fast path a list
+ * push per allocation for chunks nothing takes. (The free paths list a
+ * freed chunk whatever its span, so a freed alloc(0) chunk serves the next
+ * alloc(0) until a compaction re-files the lists.) */
+static ALWAYS_INLINE void file_free_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    if (chunk->span >= small_span(1))
+        bin_push(pool, chunk);
+}
+
 /* Makes [at, at + span granules) a free chunk: the gap in front of an
- * aligned chunk, or what is left of a chunk split or shrunk. One too small
- * for a single byte (below small_span(1): only nv_pool_alloc(p, 0) could use
- * it) is padding: free-tagged, so every walker steps over it and
- * nv_pool_compact merges it, but no list holds it. Filing it would cost the
- * aligned fast path a list push per allocation for chunks nothing takes. */
+ * aligned chunk, or what is left of a chunk split or shrunk. */
 static ALWAYS_INLINE void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
 {
     nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
@@ -1098,8 +1108,7 @@ static ALWAYS_INLINE void make_free_chunk(nv_pool_t *pool, char *at, uint32_t sp
     chunk->span = span;
     fill_freed(pool, (unsigned char *)at + NV_POOL_HEADER_BYTES,
                (unsigned char *)at + span_bytes(span));
-    if (span >= small_span(1))
-        bin_push(pool, chunk);
+    file_free_chunk(pool, chunk);
 }
 
 /* ======================================================================== */
@@ -3077,7 +3086,7 @@ static int refile_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk
     (void)block;
     (void)context;
     if (chunk->tag == pool->free_tag)
-        bin_push(pool, chunk);
+        file_free_chunk(pool, chunk);
     return 1;
 }
 

@@ -242,7 +242,8 @@ int nv_pool_is_full(nv_pool_t *pool);     /* 1 exactly when nv_pool_alloc(pool, 
 /* Fills *stats (zeroes it for a NULL pool; NULL stats does nothing). */
 void nv_pool_get_stats(nv_pool_t *pool, nv_pool_stats_t *stats);
 
-/* Zeroes the counters and sets peak_used to the current use. */
+/* Zeroes the counters and, with stats on, sets peak_used to the current use
+ * (with stats off it stays 0). */
 void nv_pool_reset_stats(nv_pool_t *pool);
 
 /* Human-readable statistics on stdout / on `out`. */
