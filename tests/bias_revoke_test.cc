@@ -27,42 +27,12 @@
 #include <string>
 #include <thread>
 
+#include "pool_test_util.h"
 #include "tests/fake_membarrier.h"
 
 namespace {
 
-// Counts every error line and corruption report, from any thread.
-struct Alarms {
-  std::atomic<uint64_t> errors{0};
-  std::atomic<uint64_t> corruptions{0};
-  std::mutex mu;
-  std::string first;
-
-  void Note(const char *what, const char *line) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (first.size() < 4000) first += std::string(what) + ": " + line + "\n";
-  }
-  static void Log(nv_log_level_t level, const char *line, void *context) {
-    auto *self = static_cast<Alarms *>(context);
-    if (level < NV_LOG_ERROR) return;
-    self->errors++;
-    self->Note("log", line);
-  }
-  static void Corruption(const nv_pool_corruption_t *report, void *context) {
-    auto *self = static_cast<Alarms *>(context);
-    char text[1024];
-    self->corruptions++;
-    self->Note("corruption", nv_pool_format_corruption(report, text, sizeof text));
-  }
-  Alarms() {
-    nv_log_set_handler(&Alarms::Log, this);
-    nv_pool_set_corruption_handler(&Alarms::Corruption, this);
-  }
-  ~Alarms() {
-    nv_pool_set_corruption_handler(nullptr, nullptr);
-    nv_log_set_handler(nullptr, nullptr);
-  }
-};
+using nvtest::Alarms;
 
 nv_pool_t *FreshPool() {
   nv_pool_config_t config = NV_POOL_CONFIG_DEFAULT;

@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "pool_test_util.h"
+
 namespace {
 
 constexpr char kName[] = "hardening";
@@ -49,13 +51,8 @@ bool AsanBuild() {
 #endif
 }
 
-// Chunk layout from pool_internal.h: a 16-byte header (48 with allocation
-// sites in the leak-check build), then a 16-byte front redzone before the
-// user pointer.
-// (No front redzone when hardening is compiled out.)
-size_t HeaderBytes() { return nv_pool_leakcheck_enabled() ? 48 : 16; }
-size_t FrontRedzone() { return nv_pool_hardening_enabled() ? 16 : 0; }
-size_t Prefix() { return HeaderBytes() + FrontRedzone(); }
+// Bytes from a chunk's start (its tag) to the user pointer.
+size_t Prefix() { return nvtest::ChunkPrefix(); }
 
 // A backend over malloc that gives every allocation 256 spare bytes: the back
 // redzone of a large chunk ends where its backend allocation ends, so a

@@ -143,9 +143,8 @@ TEST_F(AllocTest, AlignHonoursEveryPowerOfTwoUpTo64KiB) {
 TEST_F(AllocTest, AlignedGapBecomesAFreeChunkTheNextRequestUses) {
   PoolPtr pool = nvtest::Make(nvtest::DefaultConfig());
   ASSERT_NE(pool, nullptr);
-  const size_t header = nv_pool_leakcheck_enabled() ? 48 : 16;
-  const size_t prefix = header + (nv_pool_hardening_enabled() ? 16 : 0);
-  const size_t back = nv_pool_hardening_enabled() ? 16 : 0;
+  const size_t prefix = nvtest::ChunkPrefix();
+  const size_t back = nvtest::BackRedzoneMin();
   auto *anchor = static_cast<unsigned char *>(nv_pool_align(pool.get(), 16, 1024));
   ASSERT_NE(anchor, nullptr);
   ASSERT_TRUE(nvtest::Aligned(anchor, 1024));
@@ -187,9 +186,8 @@ TEST_F(AllocTest, AlignedGapBecomesAFreeChunkTheNextRequestUses) {
 TEST_F(AllocTest, AlignedGapTooSmallForOneByteIsPaddingUntilCompacted) {
   PoolPtr pool = nvtest::Make(nvtest::DefaultConfig());
   ASSERT_NE(pool, nullptr);
-  const size_t header = nv_pool_leakcheck_enabled() ? 48 : 16;
-  const size_t prefix = header + (nv_pool_hardening_enabled() ? 16 : 0);
-  const size_t back = nv_pool_hardening_enabled() ? 16 : 0;
+  const size_t prefix = nvtest::ChunkPrefix();
+  const size_t back = nvtest::BackRedzoneMin();
   const size_t smallest_chunk = prefix + 16 + back;  // holds 1..16 bytes
   const size_t gap = smallest_chunk - 16;            // the largest padding
   // anchor's chunk ends `gap + prefix` bytes before the next 1024 boundary.

@@ -9,6 +9,8 @@
 //                     outstanding bytes, checks every release, refuses sizes
 //                     above a limit and can fail the N-th call.
 //   PoolTest          fixture installing the first two.
+//   Alarms            thread-safe counts of error lines and corruption reports,
+//                     for tests that run several threads.
 //   Snapshot          every query and stat of a pool, for "pool unchanged".
 #ifndef NV_TESTS_POOL_TEST_UTIL_H
 #define NV_TESTS_POOL_TEST_UTIL_H
@@ -17,10 +19,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -44,6 +48,17 @@ inline uint64_t Seed(uint64_t fallback) {
   if (s == nullptr || s[0] == '\0') return fallback;
   return std::strtoull(s, nullptr, 0);
 }
+
+// ---- chunk geometry (nv/pool/pool_internal.h) ------------------------------
+
+// Bytes from a chunk's start to its user pointer: the header (16 bytes, 48
+// with allocation sites) and the front redzone (16, hardened builds).
+inline size_t ChunkPrefix() {
+  return (nv_pool_leakcheck_enabled() ? 48 : 16) + (nv_pool_hardening_enabled() ? 16 : 0);
+}
+
+// The back redzone's least size: 16 bytes in hardened builds, none in release.
+inline size_t BackRedzoneMin() { return nv_pool_hardening_enabled() ? 16 : 0; }
 
 // ---- logging ----------------------------------------------------------------
 
@@ -118,6 +133,40 @@ class CorruptionTrap {
     self->reports_.push_back(nv_pool_format_corruption(report, buffer, sizeof buffer));
   }
   std::vector<std::string> reports_;
+};
+
+// Thread-safe stand-in for LogCapture and CorruptionTrap: counts every error
+// line and corruption report from any thread, and keeps the first few.
+struct Alarms {
+  std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> corruptions{0};
+  std::mutex mu;
+  std::string first;
+
+  void Note(const char *what, const char *line) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (first.size() < 4000) first += std::string(what) + ": " + line + "\n";
+  }
+  static void Log(nv_log_level_t level, const char *line, void *context) {
+    auto *self = static_cast<Alarms *>(context);
+    if (level < NV_LOG_ERROR) return;
+    self->errors++;
+    self->Note("log", line);
+  }
+  static void Corruption(const nv_pool_corruption_t *report, void *context) {
+    auto *self = static_cast<Alarms *>(context);
+    char text[1024];
+    self->corruptions++;
+    self->Note("corruption", nv_pool_format_corruption(report, text, sizeof text));
+  }
+  Alarms() {
+    nv_log_set_handler(&Alarms::Log, this);
+    nv_pool_set_corruption_handler(&Alarms::Corruption, this);
+  }
+  ~Alarms() {
+    nv_pool_set_corruption_handler(nullptr, nullptr);
+    nv_log_set_handler(nullptr, nullptr);
+  }
 };
 
 // ---- a counting, failing backend ----------------------------------------

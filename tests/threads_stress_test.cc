@@ -47,6 +47,8 @@
 #include <thread>
 #include <vector>
 
+#include "pool_test_util.h"
+
 namespace {
 
 bool TsanBuild() {
@@ -62,10 +64,7 @@ bool TsanBuild() {
 #endif
 }
 
-bool Quick() {
-  const char *q = std::getenv("NV_TEST_QUICK");
-  return q != nullptr && q[0] != '\0' && std::strcmp(q, "0") != 0;
-}
+using nvtest::Quick;
 
 // Documented bucket of an allocation of `size` bytes: 0 for size 0, else i
 // with 2^(i-1) <= size <= 2^i - 1, the last bucket for everything larger.
@@ -75,39 +74,7 @@ unsigned Bucket(size_t size) {
   return i;
 }
 
-// Thread-safe stand-ins for the test utilities' log capture and corruption
-// trap: count every error line and corruption report from any thread.
-struct Alarms {
-  std::atomic<uint64_t> errors{0};
-  std::atomic<uint64_t> corruptions{0};
-  std::mutex mu;
-  std::string first;
-
-  void Note(const char *what, const char *line) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (first.size() < 4000) first += std::string(what) + ": " + line + "\n";
-  }
-  static void Log(nv_log_level_t level, const char *line, void *context) {
-    auto *self = static_cast<Alarms *>(context);
-    if (level < NV_LOG_ERROR) return;
-    self->errors++;
-    self->Note("log", line);
-  }
-  static void Corruption(const nv_pool_corruption_t *report, void *context) {
-    auto *self = static_cast<Alarms *>(context);
-    char text[1024];
-    self->corruptions++;
-    self->Note("corruption", nv_pool_format_corruption(report, text, sizeof text));
-  }
-  Alarms() {
-    nv_log_set_handler(&Alarms::Log, this);
-    nv_pool_set_corruption_handler(&Alarms::Corruption, this);
-  }
-  ~Alarms() {
-    nv_pool_set_corruption_handler(nullptr, nullptr);
-    nv_log_set_handler(nullptr, nullptr);
-  }
-};
+using nvtest::Alarms;
 
 // One live allocation and the byte all of its bytes hold.
 struct Item {
