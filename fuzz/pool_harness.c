@@ -1580,12 +1580,17 @@ static FUZZ_NO_ASAN size_t free_bodies(free_body_t *out, size_t max)
         char *at = block->start;
         while (at < top && n < max) {
             nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-            size_t bytes = (size_t)chunk->span * NV_POOL_GRANULE;
+            /* A live chunk's span follows from its size; others store it. */
+            int live = chunk->tag == pool->live_tag || chunk->tag == pool->growing_tag;
+            size_t bytes = live ? (chunk->u.requested + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN +
+                                   NV_POOL_GRANULE - 1) &
+                                      ~(size_t)(NV_POOL_GRANULE - 1)
+                                : (size_t)chunk->u.span * NV_POOL_GRANULE;
             if (bytes == 0 || bytes > (size_t)(top - at))
                 fail("harness: cannot walk a block of a pool that validates clean");
-            if (chunk->tag == pool->free_tag && bytes > NV_POOL_HEADER_BYTES) {
+            if (chunk->tag == pool->free_tag && bytes > NV_POOL_FREE_HEADER_BYTES) {
                 out[n].chunk = (unsigned char *)chunk;
-                out[n].from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+                out[n].from = (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES;
                 out[n].to = (unsigned char *)chunk + bytes;
                 n++;
             }
@@ -1651,7 +1656,7 @@ static void expect_one_report(const damage_t *d, const char *operation)
 static void quarantined(slot_t *s, size_t size_before)
 {
     if (nv_pool_get_size(H.pool) == size_before && H.quarantine_count < QUARANTINE_MAX) {
-        H.quarantine[H.quarantine_count].lo = s->p - sizeof(nv_pool_chunk_t) - 16;
+        H.quarantine[H.quarantine_count].lo = s->p - NV_POOL_PREFIX;
         H.quarantine[H.quarantine_count].hi = s->p + s->size + 16;
         H.quarantine_count++;
     }
@@ -1663,7 +1668,9 @@ static int recreate_pool(void);
 static void corrupt_live(slot_t *s, unsigned k, unsigned v, unsigned x)
 {
     damage_t d;
-    size_t redzone_end = ((s->size + 15u) & ~(size_t)15u) + 16u;
+    /* The back redzone reaches at least this far past the user pointer, in
+     * block chunks (prefix, size and 16 bytes rounded to 16) and large ones. */
+    size_t redzone_end = ((s->size + 15u) & ~(size_t)15u) + 8u;
     unsigned trigger = (x >> 2) & 7u;
     static const char *const triggers[8] = {"nv_pool_free",     "nv_pool_realloc",
                                             "nv_pool_validate", "nv_pool_validate_count",
@@ -1828,8 +1835,9 @@ static void corrupt_freed(unsigned k, unsigned v, unsigned x)
         size_t chunk_bytes = (size_t)(b->to - b->chunk), size;
         void *got[64];
         unsigned i, count = 0;
-        if (chunk_bytes >= NV_POOL_PREFIX + 16u && chunk_bytes <= NV_POOL_LARGE_THRESHOLD) {
-            size = chunk_bytes - NV_POOL_PREFIX - 16u;
+        if (chunk_bytes >= NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN &&
+            chunk_bytes <= NV_POOL_LARGE_THRESHOLD) {
+            size = chunk_bytes - NV_POOL_PREFIX - NV_POOL_BACK_REDZONE_MIN;
             H.expect_reports = 1;
             for (i = 0; i < 64u && H.report_count == 0; i++) {
                 snap_t before = snap();

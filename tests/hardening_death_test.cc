@@ -286,13 +286,13 @@ TEST_P(HeaderDeathTest, DamagedTagIsReportedByFree) {
 
 INSTANTIATE_TEST_SUITE_P(Sizes, HeaderDeathTest, testing::Values(0, 13, 4096, 100000));
 
-TEST(HardeningDeathTest, DamagedSpanIsReportedByFree) {
+TEST(HardeningDeathTest, DamagedSizeIsReportedByFree) {
   SKIP_WITHOUT_HARDENING();
   auto damage_then_free = []() {
     nv_pool_t *pool = MakePool();
     unsigned char *a = Alloc(pool, 13);
     Alloc(pool, 13);
-    Flip(a - Prefix(), 4, 5);  // low byte of the span (granules)
+    Flip(a - Prefix(), 4, 5);  // low byte of the size
     nv_pool_free(pool, a);
     std::exit(0);
   };

@@ -28,8 +28,7 @@ namespace {
 
 using nvtest::LogCapture;
 
-size_t HeaderBytes() { return nv_pool_leakcheck_enabled() ? 48 : 16; }
-size_t Prefix() { return HeaderBytes() + 16; }
+size_t Prefix() { return nvtest::ChunkPrefix(); }
 
 #if defined(__clang__) || defined(__GNUC__)
 #define NO_ASAN __attribute__((no_sanitize("address"), noinline))
@@ -466,7 +465,7 @@ TEST_F(HandlerTest, OverflowIntoTheNextChunk) {
 // size shrank). Free does not: see library bug 1 at the end of this file.
 TEST_F(HandlerTest, DamagedSizeFieldIsFoundByValidate) {
   for (size_t size : {13u, 4096u, 100000u}) {
-    for (long byte : {8L, 15L}) {  // low and high byte of the 8-byte size
+    for (long byte : {4L, 7L}) {  // low and high byte of the 4-byte size
       SCOPED_TRACE("size " + std::to_string(size) + ", header byte " + std::to_string(byte));
       nvtest::PoolPtr pool = Make();
       unsigned char *a = Alloc(pool.get(), size);
@@ -524,7 +523,7 @@ TEST_F(HandlerTest, WritesIntoReleasedSpaceAreLeftToTheTools) {
 // Expected: a HEADER report, the free refused (not NV_OK), the chunk out of `used`.
 TEST_F(HandlerTest, DamagedSizeFieldIsReportedByFree) {
   for (size_t size : {13u, 4096u, 100000u}) {
-    for (long byte : {8L, 15L}) {  // low and high byte of the 8-byte size
+    for (long byte : {4L, 7L}) {  // low and high byte of the 4-byte size
       SCOPED_TRACE("size " + std::to_string(size) + ", header byte " + std::to_string(byte));
       auto damage_then_free = [this](size_t n, long at) {
         nvtest::PoolPtr pool = Make();

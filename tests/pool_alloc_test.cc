@@ -137,9 +137,7 @@ TEST_F(AllocTest, AlignHonoursEveryPowerOfTwoUpTo64KiB) {
 // the gap as a free chunk (on the fast path and in carve alike; a gap too
 // small for one byte stays padding, see the next test): the next
 // request whose chunk is exactly the gap's size is placed in it. Chunk
-// geometry from pool_internal.h: header (16 bytes, 48 with allocation
-// sites), front redzone (16, hardened), the request rounded to 16, back
-// redzone (at least 16, hardened).
+// geometry from pool_internal.h (nvtest::ChunkPrefix, ChunkBytes).
 TEST_F(AllocTest, AlignedGapBecomesAFreeChunkTheNextRequestUses) {
   PoolPtr pool = nvtest::Make(nvtest::DefaultConfig());
   ASSERT_NE(pool, nullptr);
@@ -148,24 +146,26 @@ TEST_F(AllocTest, AlignedGapBecomesAFreeChunkTheNextRequestUses) {
   auto *anchor = static_cast<unsigned char *>(nv_pool_align(pool.get(), 16, 1024));
   ASSERT_NE(anchor, nullptr);
   ASSERT_TRUE(nvtest::Aligned(anchor, 1024));
-  // anchor's chunk ends 16 + back bytes after it; the next user pointer at
-  // 1024 is anchor + 1024, so the gap runs from there to its header.
+  // anchor's chunk ends ChunkBytes(16) - prefix bytes after it; the next user
+  // pointer at 1024 is anchor + 1024, so the gap runs from there to its
+  // header.
   auto *next = static_cast<unsigned char *>(nv_pool_align(pool.get(), 16, 1024));
   ASSERT_EQ(next, anchor + 1024) << "same block, next 1024 boundary";
-  const size_t gap = 1024 - 16 - back - prefix;
+  const size_t gap = 1024 - nvtest::ChunkBytes(16);
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << "the gap is a well-formed free chunk";
-  const size_t fits = gap - prefix - back;  // a multiple of 16
+  const size_t fits = gap - prefix - back;  // the largest request whose chunk is the gap
+  ASSERT_EQ(nvtest::ChunkBytes(fits), gap);
   auto *in_gap = static_cast<unsigned char *>(nv_pool_alloc(pool.get(), fits));
-  EXPECT_EQ(in_gap, anchor + 16 + back + prefix) << "the gap of " << gap << " bytes serves alloc(" << fits << ")";
+  EXPECT_EQ(in_gap, anchor + nvtest::ChunkBytes(16))
+      << "the gap of " << gap << " bytes serves alloc(" << fits << ")";
   std::memset(in_gap, 0x5A, fits);
   EXPECT_EQ(nv_pool_get_used(pool.get()), 32u + fits);
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
   for (void *p : {static_cast<void *>(in_gap), static_cast<void *>(next), static_cast<void *>(anchor)})
     EXPECT_EQ(nv_pool_free(pool.get(), p), NV_OK);
   EXPECT_EQ(nv_pool_is_empty(pool.get()), 1);
-  // Gaps of every size below 64, some too small for a free chunk's header
-  // (48 bytes with allocation sites): each must still leave the block
-  // walkable.
+  // Gaps of every size below 64, some too small for a free chunk's link
+  // (padding): each must still leave the block walkable.
   std::vector<void *> keep;
   for (size_t filler = 0; filler <= 64; filler += 16) {
     keep.push_back(nv_pool_alloc(pool.get(), filler));
@@ -184,20 +184,24 @@ TEST_F(AllocTest, AlignedGapBecomesAFreeChunkTheNextRequestUses) {
 // the block stays walkable, but no list holds it, so nv_pool_get_free does
 // not count it, until nv_pool_compact merges it with a free neighbour.
 TEST_F(AllocTest, AlignedGapTooSmallForOneByteIsPaddingUntilCompacted) {
+  const size_t smallest_chunk = nvtest::ChunkBytes(1);  // holds 0 or 1 byte
+  const size_t gap = smallest_chunk - 16;                // the largest padding
+  if (gap == 0)
+    GTEST_SKIP() << "release layout: a one-granule chunk holds a byte, so no gap is padding";
   PoolPtr pool = nvtest::Make(nvtest::DefaultConfig());
   ASSERT_NE(pool, nullptr);
   const size_t prefix = nvtest::ChunkPrefix();
   const size_t back = nvtest::BackRedzoneMin();
-  const size_t smallest_chunk = prefix + 16 + back;  // holds 1..16 bytes
-  const size_t gap = smallest_chunk - 16;            // the largest padding
-  // anchor's chunk ends `gap + prefix` bytes before the next 1024 boundary.
-  const size_t anchor_size = 1024 - back - prefix - gap;
+  // anchor's chunk (1024 - gap bytes) ends `gap + prefix` bytes before the
+  // next 1024 boundary.
+  const size_t anchor_size = 1024 - gap - prefix - back;
+  ASSERT_EQ(nvtest::ChunkBytes(anchor_size), 1024 - gap);
   auto *anchor = static_cast<unsigned char *>(nv_pool_align(pool.get(), anchor_size, 1024));
   ASSERT_NE(anchor, nullptr);
   const size_t free_before = nv_pool_get_free(pool.get());
   auto *next = static_cast<unsigned char *>(nv_pool_align(pool.get(), 16, 1024));
   ASSERT_EQ(next, anchor + 1024) << "same block, next 1024 boundary";
-  EXPECT_EQ(free_before - nv_pool_get_free(pool.get()), gap + smallest_chunk)
+  EXPECT_EQ(free_before - nv_pool_get_free(pool.get()), gap + nvtest::ChunkBytes(16))
       << "the " << gap << "-byte gap is not free space";
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << "the padding is walkable";
   const size_t free_between_live = nv_pool_get_free(pool.get());

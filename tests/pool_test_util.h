@@ -51,14 +51,20 @@ inline uint64_t Seed(uint64_t fallback) {
 
 // ---- chunk geometry (nv/pool/pool_internal.h) ------------------------------
 
-// Bytes from a chunk's start to its user pointer: the header (16 bytes, 48
+// Bytes from a chunk's start to its user pointer: the header (8 bytes, 32
 // with allocation sites) and the front redzone (16, hardened builds).
 inline size_t ChunkPrefix() {
-  return (nv_pool_leakcheck_enabled() ? 48 : 16) + (nv_pool_hardening_enabled() ? 16 : 0);
+  return (nv_pool_leakcheck_enabled() ? 32 : 8) + (nv_pool_hardening_enabled() ? 16 : 0);
 }
 
 // The back redzone's least size: 16 bytes in hardened builds, none in release.
 inline size_t BackRedzoneMin() { return nv_pool_hardening_enabled() ? 16 : 0; }
+
+// Bytes of the chunk that holds a live allocation of `size` bytes: prefix,
+// size and least back redzone, rounded up to 16.
+inline size_t ChunkBytes(size_t size) {
+  return (ChunkPrefix() + size + BackRedzoneMin() + 15) / 16 * 16;
+}
 
 // ---- logging ----------------------------------------------------------------
 

@@ -32,18 +32,24 @@ _Static_assert(NV_POOL_ALIGNMENT == _Alignof(max_align_t),
                "NV_POOL_ALIGNMENT must match max_align_t");
 _Static_assert(NV_POOL_ALIGNMENT == NV_POOL_GRANULE, "granule is the alignment");
 _Static_assert(1u << NV_POOL_GRANULE_SHIFT == NV_POOL_GRANULE, "granule shift");
-_Static_assert(sizeof(nv_pool_chunk_t) % NV_POOL_GRANULE == 0,
-               "chunk header must keep user pointers 16-aligned");
+_Static_assert(NV_POOL_HEADER_BYTES % 8 == 0 && NV_POOL_FRONT_REDZONE % 8 == 0,
+               "chunk offsets are 0 or 8: user pointers stay on the 16-byte grid");
+_Static_assert(sizeof(nv_pool_chunk_t) <= NV_POOL_HEADER_BYTES + 8 &&
+                   offsetof(nv_pool_chunk_t, x) == 8,
+               "a free chunk's header (tag, span, link) fits its first granule");
 _Static_assert(sizeof(nv_pool_block_t) <= 64, "block header fits its slot");
 _Static_assert(NV_POOL_EXACT_BINS == 64, "exact_mask has one bit per exact bin");
 _Static_assert(NV_POOL_FAST_MAX > 256, "fast path covers small requests");
 
 #define BLOCK_HEADER_BYTES ((size_t)64) /* nv_pool_block_t, rounded up */
+/* The smallest block: its header and one chunk of one byte. */
+#define BLOCK_MIN_BYTES \
+    (BLOCK_HEADER_BYTES + NV_POOL_CHUNK_OFFSET + span_bytes(live_span(1)))
 #define LARGE_NODE_BYTES ((size_t)48)   /* nv_pool_large_t, rounded up */
 _Static_assert(sizeof(nv_pool_large_t) <= LARGE_NODE_BYTES, "large node fits");
+/* Room for a large chunk's prefix: the user pointer is 16-aligned. */
+#define LARGE_PREFIX_BYTES (NV_POOL_PREFIX + NV_POOL_CHUNK_OFFSET)
 
-/* Smallest free chunk: a bare header. */
-#define MIN_FREE_SPAN ((uint32_t)(NV_POOL_HEADER_BYTES / NV_POOL_GRANULE))
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -88,27 +94,48 @@ static inline size_t round_up16(size_t n)
     return (n + (NV_POOL_GRANULE - 1)) & ~(size_t)(NV_POOL_GRANULE - 1);
 }
 
-/* request_span for the fast paths' sizes (below NV_POOL_FAST_MAX + 1, so
- * nothing can overflow): one add and one shift. */
-static ALWAYS_INLINE uint32_t small_span(size_t size)
+/* The span of a live chunk of `size` bytes: prefix, size and least back
+ * redzone, rounded up to granules. Every live block chunk has exactly this
+ * span (its header holds only the size). For sizes below 2^32 nothing can
+ * overflow: one add and one shift. */
+static ALWAYS_INLINE uint32_t live_span(size_t size)
 {
-    return (uint32_t)((size + (NV_POOL_PREFIX_SPAN + NV_POOL_SUFFIX_SPAN + 1u) * NV_POOL_GRANULE -
-                       1u) /
-                      NV_POOL_GRANULE);
+    return (uint32_t)((size + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN + NV_POOL_GRANULE - 1u) >>
+                      NV_POOL_GRANULE_SHIFT);
 }
 
 /* Granules a block chunk needs for `size` caller bytes; 0 if it cannot be a
- * block chunk (the arithmetic would overflow or the span would not fit). */
+ * block chunk (the size does not fit the header's 32 bits). */
 static uint32_t request_span(size_t size)
 {
-    size_t granules;
-    if (size > (size_t)UINT32_MAX * NV_POOL_GRANULE)
+    if (size >= NV_POOL_SIZE_LARGE)
         return 0;
-    granules = (size + NV_POOL_GRANULE - 1) / NV_POOL_GRANULE + NV_POOL_PREFIX_SPAN +
-               NV_POOL_SUFFIX_SPAN;
-    if (granules > UINT32_MAX)
-        return 0;
-    return (uint32_t)granules;
+    return live_span(size);
+}
+
+/* Live: a chunk the caller holds (growing: with its reserve behind it). */
+static inline int tag_is_live(const nv_pool_t *pool, uint32_t tag)
+{
+    return tag == pool->live_tag || tag == pool->growing_tag;
+}
+
+/* Granules of a block chunk whose tag was checked: a live chunk's follows
+ * from its size, any other chunk's is in its header. */
+static inline uint32_t chunk_span(const nv_pool_t *pool, const nv_pool_chunk_t *chunk)
+{
+    return tag_is_live(pool, chunk->tag) ? live_span(chunk->u.requested) : chunk->u.span;
+}
+
+static nv_pool_large_t *large_find(const nv_pool_t *pool, const void *user);
+
+/* The size the caller asked for, of a live block or large chunk. */
+static size_t chunk_requested(const nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    if (chunk->u.requested == NV_POOL_SIZE_LARGE) {
+        const nv_pool_large_t *large = large_find(pool, chunk_user(chunk));
+        return large ? large->requested : 0;
+    }
+    return chunk->u.requested;
 }
 
 static inline int is_power_of_two(size_t x)
@@ -231,12 +258,12 @@ static void report(checker_t *check, nv_pool_chunk_t *chunk, const void *user,
     r.offset = offset;
     r.operation = check->operation;
     r.message = message;
-    if (chunk && chunk->tag == check->pool->live_tag) {
-        r.requested = chunk->u.requested;
+    if (chunk && tag_is_live(check->pool, chunk->tag)) {
+        r.requested = chunk_requested(check->pool, chunk);
 #if NV_POOL_SITES
-        r.file = chunk->file;
-        r.line = (int)chunk->line;
-        r.function = chunk->function;
+        r.file = chunk->x.site.file;
+        r.line = (int)chunk->x.site.line;
+        r.function = chunk->x.site.function;
 #endif
     }
     check->problems++;
@@ -548,13 +575,13 @@ static inline void pool_leave(nv_pool_t *pool, void *previous)
 /* Canaries and fill patterns (hardened builds)                             */
 /* ======================================================================== */
 
-/* End of the memory a chunk owns: its span in a block, its allocation if
- * large. */
+/* End of the memory a live chunk owns: its span in a block, its allocation
+ * if large. */
 static char *chunk_limit(nv_pool_chunk_t *chunk, const nv_pool_large_t *large)
 {
     if (large)
         return (char *)large->base + large->size;
-    return (char *)chunk + span_bytes(chunk->span);
+    return (char *)chunk + span_bytes(live_span(chunk->u.requested));
 }
 
 #if NV_POOL_HARDENING
@@ -753,9 +780,11 @@ static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
 {
     uint64_t key = chunk_key(pool, chunk);
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
+    key ^= size;
     store_word(user - 16, key);
     store_word(user - 8, key);
-    /* Always short: a fast-path chunk's span is exactly small_span(size),
+    key ^= size;
+    /* Always short: a fast-path chunk's span is exactly live_span(size),
      * so its back redzone is the rounding slack plus one granule. */
     canary_store_short(key, user + size, limit);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
@@ -770,7 +799,8 @@ static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chu
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
     memcpy(&front0, user - 16, 8);
     memcpy(&front1, user - 8, 8);
-    ok = ((front0 ^ key) | (front1 ^ key)) == 0 && canary_intact(key, user + size, limit);
+    ok = ((front0 ^ key ^ size) | (front1 ^ key ^ size)) == 0 &&
+         canary_intact(key, user + size, limit);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     asan_poison(user + size, (size_t)(limit - (user + size)));
     return ok;
@@ -778,7 +808,7 @@ static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chu
 
 static inline int freed_intact_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
 {
-    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES;
     int ok;
     asan_unpoison(from, (size_t)(limit - from));
     ok = freed_intact(from, limit);
@@ -788,7 +818,7 @@ static inline int freed_intact_fast(nv_pool_chunk_t *chunk, unsigned char *limit
 
 static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit)
 {
-    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES;
     asan_unpoison(from, (size_t)(limit - from));
     freed_store(from, limit);
     asan_poison(from, (size_t)(limit - from));
@@ -805,44 +835,86 @@ static ALWAYS_INLINE int live_guards_intact(const nv_pool_t *pool, nv_pool_chunk
            guards_intact_fast(pool, chunk, user, size, limit);
 }
 
-/* Writes both redzones of a live chunk. */
-static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+/* The front redzone: two words of the key mixed with the size (the back
+ * redzone's canary is the key alone). A size field damaged in the header
+ * then disagrees with a front redzone that still decodes to one size, while
+ * damage to the redzone leaves words that disagree or do not decode. */
+static void front_expected(uint64_t key, size_t size, unsigned char out[NV_POOL_FRONT_REDZONE])
+{
+    uint64_t sized = key ^ size;
+    memcpy(out, &sized, 8);
+    memcpy(out + 8, &sized, 8);
+}
+
+/* Writes both redzones of a live chunk of `size` bytes ending at `limit`. */
+static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size, char *limit)
 {
     unsigned char *user = (unsigned char *)chunk_user(chunk);
-    canary_write(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
-    canary_write(pool, chunk, user + chunk->u.requested, (unsigned char *)limit);
+    unsigned char front[NV_POOL_FRONT_REDZONE];
+    front_expected(chunk_key(pool, chunk), size, front);
+    track_open(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    memcpy(user - NV_POOL_FRONT_REDZONE, front, NV_POOL_FRONT_REDZONE);
+    track_close(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    canary_write(pool, chunk, user + size, (unsigned char *)limit);
 }
 
 /* Both redzones of a live chunk intact, by the fast paths' word-wise check;
  * 0 when in doubt. Not under Valgrind, whose tracked reads
  * check_chunk_guards makes. Inline, so walking every live chunk (reset,
  * destroy) calls nothing per chunk. */
-static ALWAYS_INLINE int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+static ALWAYS_INLINE int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size,
+                                             char *limit)
 {
     return LIKELY(!NV_TRACK_VG(pool)) &&
-           live_guards_intact(pool, chunk, (unsigned char *)chunk_user(chunk), chunk->u.requested,
+           live_guards_intact(pool, chunk, (unsigned char *)chunk_user(chunk), size,
                               (unsigned char *)limit);
 }
 
-/* Checks both redzones of a live chunk; reports and returns 0 on damage. */
-static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *limit)
+/* The size the front redzone vouches for, or SIZE_MAX when the redzone does
+ * not verify as one. Only peeks: the chunk may be any bytes. */
+static size_t front_size(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    unsigned char *user = (unsigned char *)chunk_user(chunk);
+    uint64_t key = chunk_key(pool, chunk), front[2];
+    track_peek(pool, user - NV_POOL_FRONT_REDZONE, front, sizeof front);
+    if (front[0] != front[1] || ((front[0] ^ key) >> 32) != 0)
+        return SIZE_MAX;
+    return (size_t)(front[0] ^ key);
+}
+
+/* Checks both redzones of a live chunk of `size` bytes; reports and returns
+ * 0 on damage. A front redzone that vouches for another size means the size
+ * in the header was overwritten: reported as a damaged header. */
+static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, size_t size, char *limit)
 {
     nv_pool_t *pool = check->pool;
     unsigned char *user = (unsigned char *)chunk_user(chunk);
-    unsigned char *bad;
+    unsigned char front[NV_POOL_FRONT_REDZONE], *bad = NULL;
+    size_t vouched, i;
     int ok = 1;
     /* The word-wise check first, and only on a mismatch the byte search
      * that finds and reports the first damaged byte. */
-    if (chunk_guards_intact(pool, chunk, limit))
+    if (chunk_guards_intact(pool, chunk, size, limit))
         return 1;
-    bad = canary_find_damage(pool, chunk, user - NV_POOL_FRONT_REDZONE, user);
+    vouched = front_size(pool, chunk);
+    if (vouched != SIZE_MAX && vouched != size &&
+        chunk->u.requested != NV_POOL_SIZE_LARGE) {
+        report(check, NULL, user, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
+               "the size in the chunk header was overwritten");
+        return 0;
+    }
+    front_expected(chunk_key(pool, chunk), size, front);
+    track_open(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    for (i = 0; i < NV_POOL_FRONT_REDZONE && !bad; i++)
+        if (user[i - NV_POOL_FRONT_REDZONE] != front[i])
+            bad = user + i - NV_POOL_FRONT_REDZONE;
+    track_close(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     if (bad) {
         report(check, chunk, user, NV_POOL_CORRUPT_FRONT_REDZONE, (long)(bad - user),
                "a write before the start of the allocation (underflow)");
         ok = 0;
     }
-    bad = canary_find_damage(pool, chunk, user + chunk->u.requested,
-                             (unsigned char *)limit);
+    bad = canary_find_damage(pool, chunk, user + size, (unsigned char *)limit);
     if (bad) {
         report(check, chunk, user, NV_POOL_CORRUPT_BACK_REDZONE, (long)(bad - user),
                "a write past the requested size (overflow)");
@@ -851,12 +923,13 @@ static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, char *li
     return ok;
 }
 
-/* A free chunk's bytes after its header must still hold the fill pattern. */
+/* A free (or reserve) chunk's bytes after its header must still hold the
+ * fill pattern. */
 static int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
 {
-    unsigned char *from = (unsigned char *)chunk + NV_POOL_HEADER_BYTES;
-    unsigned char *to = (unsigned char *)chunk + span_bytes(chunk->span);
-    unsigned char *bad = freed_find_damage(check->pool, from, to);
+    unsigned char *from = (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES;
+    unsigned char *to = (unsigned char *)chunk + span_bytes(chunk->u.span);
+    unsigned char *bad = from < to ? freed_find_damage(check->pool, from, to) : NULL;
     if (bad) {
         unsigned char *user = (unsigned char *)chunk_user(chunk);
         report(check, chunk, user, NV_POOL_CORRUPT_FREED_CHUNK, (long)(bad - user),
@@ -870,37 +943,39 @@ static int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
  * from a pointer that never was a chunk, so it only peeks. */
 static int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
-    unsigned char *user = (unsigned char *)chunk_user(chunk);
-    unsigned char copy[NV_POOL_FRONT_REDZONE];
-    uint64_t key = chunk_key(pool, chunk);
-    size_t i;
-    track_peek(pool, user - NV_POOL_FRONT_REDZONE, copy, sizeof copy);
-    for (i = 0; i < sizeof copy; i++)
-        if (copy[i] != canary_byte(key, user - NV_POOL_FRONT_REDZONE + i))
-            return 0;
-    return 1;
+    return front_size(pool, chunk) != SIZE_MAX;
 }
 #else
-static inline void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+static inline void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size, char *limit)
 {
     (void)pool;
     (void)chunk;
+    (void)size;
     (void)limit;
 }
-static inline int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit)
+static inline int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size,
+                                      char *limit)
 {
     (void)pool;
     (void)chunk;
+    (void)size;
     (void)limit;
     return 1;
 }
-static inline int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk,
+static inline int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, size_t size,
                                      char *limit)
 {
     (void)check;
     (void)chunk;
+    (void)size;
     (void)limit;
     return 1;
+}
+static inline size_t front_size(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    (void)pool;
+    (void)chunk;
+    return SIZE_MAX;
 }
 static inline int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
 {
@@ -1013,16 +1088,53 @@ static int grow_array(nv_pool_t *pool, void ***array, size_t *capacity,
 /* Free lists                                                               */
 /* ======================================================================== */
 
+/* A free chunk's list link lies past its 8-byte header: in what were the
+ * caller's bytes (release builds) or the front redzone (hardened), both
+ * closed to ASan and memcheck while the chunk is free, so that a use after
+ * free is still reported. The pool opens the link around each access. The
+ * fast paths, which never run under Valgrind, open it for ASan alone. */
+static ALWAYS_INLINE nv_pool_chunk_t *link_get_fast(nv_pool_chunk_t *chunk)
+{
+    nv_pool_chunk_t *next;
+    asan_unpoison(&chunk->x.next_free, sizeof next);
+    next = chunk->x.next_free;
+    asan_poison(&chunk->x.next_free, sizeof next);
+    return next;
+}
+
+static ALWAYS_INLINE void link_set_fast(nv_pool_chunk_t *chunk, nv_pool_chunk_t *next)
+{
+    asan_unpoison(&chunk->x.next_free, sizeof next);
+    chunk->x.next_free = next;
+    asan_poison(&chunk->x.next_free, sizeof next);
+}
+
+static nv_pool_chunk_t *link_get(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    nv_pool_chunk_t *next;
+    track_open(pool, &chunk->x.next_free, sizeof next);
+    next = chunk->x.next_free;
+    track_close(pool, &chunk->x.next_free, sizeof next);
+    return next;
+}
+
+static void link_set(nv_pool_t *pool, nv_pool_chunk_t *chunk, nv_pool_chunk_t *next)
+{
+    track_open(pool, &chunk->x.next_free, sizeof next);
+    chunk->x.next_free = next;
+    track_close(pool, &chunk->x.next_free, sizeof next);
+}
+
 static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
-    uint32_t span = chunk->span;
+    uint32_t span = chunk->u.span;
     if (span < NV_POOL_EXACT_BINS) {
-        chunk->u.next_free = pool->exact_bins[span];
+        link_set(pool, chunk, pool->exact_bins[span]);
         pool->exact_bins[span] = chunk;
         pool->exact_mask |= (uint64_t)1 << span;
     } else {
         unsigned k = floor_log2(span);
-        chunk->u.next_free = pool->range_bins[k];
+        link_set(pool, chunk, pool->range_bins[k]);
         pool->range_bins[k] = chunk;
         pool->range_mask |= (uint32_t)1 << k;
     }
@@ -1031,7 +1143,7 @@ static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 static inline nv_pool_chunk_t *exact_pop(nv_pool_t *pool, uint32_t span)
 {
     nv_pool_chunk_t *chunk = pool->exact_bins[span];
-    nv_pool_chunk_t *next = chunk->u.next_free;
+    nv_pool_chunk_t *next = link_get(pool, chunk);
     pool->exact_bins[span] = next;
     if (!next)
         pool->exact_mask &= ~((uint64_t)1 << span);
@@ -1061,19 +1173,24 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
     }
     if (pool->range_mask) {
         unsigned k = span < NV_POOL_EXACT_BINS ? 6u : floor_log2(span);
-        nv_pool_chunk_t **link = &pool->range_bins[k];
+        nv_pool_chunk_t *before = NULL, *candidate = pool->range_bins[k];
         unsigned looked = 0;
         /* First fit within the bin `span` falls in, looking at a bounded
          * number of chunks (a long list of slightly-too-small chunks made
          * realloc growth quadratic)... */
-        for (; *link && looked < RANGE_BIN_SCAN_LIMIT; link = &(*link)->u.next_free, looked++) {
-            if ((*link)->span >= span) {
-                nv_pool_chunk_t *chunk = *link;
-                *link = chunk->u.next_free;
+        for (; candidate && looked < RANGE_BIN_SCAN_LIMIT; looked++) {
+            nv_pool_chunk_t *next = link_get(pool, candidate);
+            if (candidate->u.span >= span) {
+                if (before)
+                    link_set(pool, before, next);
+                else
+                    pool->range_bins[k] = next;
                 if (!pool->range_bins[k])
                     pool->range_mask &= ~((uint32_t)1 << k);
-                return chunk;
+                return candidate;
             }
+            before = candidate;
+            candidate = next;
         }
         /* ...else any chunk of a higher bin fits. */
         {
@@ -1081,7 +1198,7 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
             if (higher) {
                 unsigned j = (unsigned)__builtin_ctz(higher);
                 nv_pool_chunk_t *chunk = pool->range_bins[j];
-                pool->range_bins[j] = chunk->u.next_free;
+                pool->range_bins[j] = link_get(pool, chunk);
                 if (!pool->range_bins[j])
                     pool->range_mask &= ~((uint32_t)1 << j);
                 return chunk;
@@ -1092,29 +1209,43 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
 }
 
 /* Files a free chunk made from a gap or a split, or found by a walk. One
- * too small for a single byte (below small_span(1): only
- * nv_pool_alloc(p, 0) could use it) is padding: free-tagged, so every
- * walker steps over it and nv_pool_compact merges it with free neighbours,
- * but no list holds it. Filing it would cost the aligned fast path a list
- * push per allocation for chunks nothing takes. (The free paths list a
- * freed chunk whatever its span, so a freed alloc(0) chunk serves the next
- * alloc(0) until a compaction re-files the lists.) */
+ * too small for a single byte (below live_span(1), which only
+ * nv_pool_alloc(p, 0) could use, and only in hardened builds) is padding:
+ * free-tagged, so every walker steps over it and nv_pool_compact merges it
+ * with free neighbours, but no list holds it. Filing it would cost the
+ * aligned fast path a list push per allocation for chunks nothing takes. */
 static ALWAYS_INLINE void file_free_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
-    if (chunk->span >= small_span(1))
+    if (chunk->u.span >= live_span(1))
         bin_push(pool, chunk);
+}
+
+/* Writes the header of a chunk that is not live (free, reserve) over
+ * [at, at + span granules); its content is the caller's business. */
+static ALWAYS_INLINE nv_pool_chunk_t *put_header(nv_pool_t *pool, char *at, uint32_t tag,
+                                                 uint32_t span)
+{
+    nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
+    track_header(pool, chunk);
+    chunk->tag = tag;
+    chunk->u.span = span;
+    return chunk;
+}
+
+/* Fills a free or reserve chunk's bytes after its header (hardened). */
+static inline void fill_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span)
+{
+    if (span_bytes(span) > NV_POOL_FREE_HEADER_BYTES)
+        fill_freed(pool, (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES,
+                   (unsigned char *)chunk + span_bytes(span));
 }
 
 /* Makes [at, at + span granules) a free chunk: the gap in front of an
  * aligned chunk, or what is left of a chunk split or shrunk. */
 static ALWAYS_INLINE void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
 {
-    nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-    track_header(pool, chunk);
-    chunk->tag = pool->free_tag;
-    chunk->span = span;
-    fill_freed(pool, (unsigned char *)at + NV_POOL_HEADER_BYTES,
-               (unsigned char *)at + span_bytes(span));
+    nv_pool_chunk_t *chunk = put_header(pool, at, pool->free_tag, span);
+    fill_chunk(pool, chunk, span);
     file_free_chunk(pool, chunk);
 }
 
@@ -1209,7 +1340,7 @@ static void block_index_remove(nv_pool_t *pool, nv_pool_block_t *block)
  * padding; 0 on overflow. */
 static size_t block_bytes_for(size_t chunk_bytes, size_t alignment)
 {
-    size_t need = BLOCK_HEADER_BYTES;
+    size_t need = BLOCK_HEADER_BYTES + NV_POOL_CHUNK_OFFSET;
     size_t slack = alignment > NV_POOL_ALIGNMENT ? alignment + NV_POOL_GRANULE * 3 : 0;
     if (chunk_bytes > SIZE_MAX - need - slack)
         return 0;
@@ -1252,11 +1383,6 @@ static size_t next_block_size(const nv_pool_t *pool, size_t need)
 }
 
 /* Gets a block of `size` bytes from the backend and links it in; NULL when
- * the backend (or the index growth) fails. The caller checked the budget. */
-/* Gets a block of `size` bytes from the backend and links it in; NULL when
- * the backend (or the index growth) fails. The caller checked the budget. */
-
-/* Gets a block of `size` bytes from the backend and links it in; NULL when
  * the budget or the backend refuses. On failure the pool is exactly as it
  * was: the block is taken first, the index grown second, and the block
  * given back if the index cannot grow. */
@@ -1279,8 +1405,11 @@ static nv_pool_block_t *block_new(nv_pool_t *pool, size_t size)
     block = (nv_pool_block_t *)memory;
     block->next = NULL;
     block->size = size;
-    block->start = memory + BLOCK_HEADER_BYTES;
-    block->end = memory + (size & ~(size_t)(NV_POOL_GRANULE - 1));
+    /* Chunks tile [start, end) in whole granules, from NV_POOL_CHUNK_OFFSET
+     * past the grid; callers ask for at least BLOCK_MIN_BYTES. */
+    block->start = memory + BLOCK_HEADER_BYTES + NV_POOL_CHUNK_OFFSET;
+    block->end = block->start + ((size - BLOCK_HEADER_BYTES - NV_POOL_CHUNK_OFFSET) &
+                                 ~(size_t)(NV_POOL_GRANULE - 1));
     block->current = block->start;
     block->used = 0;
     track_noaccess(pool, block->start, (size_t)(block->end - block->start));
@@ -1482,21 +1611,49 @@ static void note_refusal(nv_pool_t *pool, const char *operation)
     pool_leave(pool, previous);
 }
 
-/* Completes a chunk whose tag, span and size are set: redzones, site, tools,
- * zeroing. Returns the user pointer. */
-static inline char *finish_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, char *limit,
-                                 const site_t *site)
+/* Records an allocation site in a live chunk (leak-check builds). */
+static ALWAYS_INLINE void set_site(nv_pool_chunk_t *chunk, const site_t *site)
 {
-    char *user = chunk_user(chunk);
-    size_t size = chunk->u.requested;
 #if NV_POOL_SITES
-    chunk->file = site ? site->file : NULL;
-    chunk->line = site ? site->line : 0;
-    chunk->function = site ? site->function : NULL;
+    chunk->x.site.file = site ? site->file : NULL;
+    chunk->x.site.line = site ? site->line : 0;
+    chunk->x.site.function = site ? site->function : NULL;
 #else
+    (void)chunk;
     (void)site;
 #endif
-    guard_chunk(pool, chunk, limit);
+}
+
+/* Makes a block chunk of `span` granules (from a list or fresh space) live
+ * with `size` bytes: header and counts. Granules past live_span(size), a
+ * moved realloc's room to grow, become its reserve chunk, and the chunk is
+ * tagged growing. Returns the end of the live chunk. */
+static char *make_live(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span, size_t size)
+{
+    uint32_t exact = live_span(size);
+    char *limit = (char *)chunk + span_bytes(exact);
+    track_header(pool, chunk);
+    if (span > exact) {
+        nv_pool_chunk_t *reserve = put_header(pool, limit, pool->reserve_tag, span - exact);
+        fill_chunk(pool, reserve, span - exact);
+        chunk->tag = pool->growing_tag;
+    } else {
+        chunk->tag = pool->live_tag;
+    }
+    chunk->u.requested = (uint32_t)size;
+    pool->used += size;
+    pool->live_count++;
+    return limit;
+}
+
+/* Completes a live chunk of `size` bytes ending at `limit` whose header is
+ * set: redzones, site, tools, zeroing. Returns the user pointer. */
+static inline char *finish_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size,
+                                 char *limit, const site_t *site)
+{
+    char *user = chunk_user(chunk);
+    set_site(chunk, site);
+    guard_chunk(pool, chunk, size, limit);
     track_chunk_alloc(pool, user, size, pool->zero_clear);
     if (pool->zero_clear)
         memset(user, 0, size);
@@ -1514,27 +1671,17 @@ static char *reuse_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span,
         chunk->tag = pool->quarantine_tag;
         return NULL;
     }
-    if (chunk->span - span >= MIN_FREE_SPAN) {
-        make_free_chunk(pool, (char *)chunk + span_bytes(span), chunk->span - span);
-        chunk->span = span;
-    }
-    chunk->tag = pool->live_tag;
-    chunk->u.requested = size;
-    pool->used += size;
-    pool->live_count++;
-    return finish_chunk(pool, chunk, (char *)chunk + span_bytes(chunk->span), site);
+    if (chunk->u.span > span)
+        make_free_chunk(pool, (char *)chunk + span_bytes(span), chunk->u.span - span);
+    return finish_chunk(pool, chunk, size, make_live(pool, chunk, span, size), site);
 }
 
 /* Bytes to skip at `top` so that a chunk placed there has its user pointer
- * at `alignment` (> NV_POOL_ALIGNMENT). The gap becomes a free chunk, so a
- * gap too small for a header (48 bytes with allocation sites) grows by
- * `alignment`. Less than 2 * NV_POOL_MAX_ALIGNMENT: no overflow. */
+ * at `alignment` (> NV_POOL_ALIGNMENT). The gap, whole granules, becomes a
+ * free chunk or padding. Less than NV_POOL_MAX_ALIGNMENT: no overflow. */
 static inline size_t align_gap(const char *top, size_t alignment)
 {
-    size_t gap = (alignment - ((uintptr_t)top + NV_POOL_PREFIX)) & (alignment - 1);
-    if (gap != 0 && gap < span_bytes(MIN_FREE_SPAN))
-        gap += alignment;
-    return gap;
+    return (alignment - ((uintptr_t)top + NV_POOL_PREFIX)) & (alignment - 1);
 }
 
 /* Carves a chunk of `span` granules whose user pointer is a multiple of
@@ -1558,13 +1705,7 @@ static char *carve(nv_pool_t *pool, nv_pool_block_t *block, uint32_t span, size_
         make_free_chunk(pool, top, (uint32_t)(pad / NV_POOL_GRANULE));
     block_set_top(pool, block, chunk_at + span_bytes(span));
     chunk = (nv_pool_chunk_t *)chunk_at;
-    track_header(pool, chunk);
-    chunk->tag = pool->live_tag;
-    chunk->span = span;
-    chunk->u.requested = size;
-    pool->used += size;
-    pool->live_count++;
-    return finish_chunk(pool, chunk, chunk_at + span_bytes(span), site);
+    return finish_chunk(pool, chunk, size, make_live(pool, chunk, span, size), site);
 }
 
 /* A large allocation of `size` bytes at `alignment`; NULL on failure. */
@@ -1580,10 +1721,10 @@ static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
     if (size > SIZE_MAX - NV_POOL_GRANULE)
         return NULL;
     body = round_up16(size);
-    if (body > SIZE_MAX - LARGE_NODE_BYTES - NV_POOL_PREFIX - NV_POOL_BACK_REDZONE_MIN -
+    if (body > SIZE_MAX - LARGE_NODE_BYTES - LARGE_PREFIX_BYTES - NV_POOL_BACK_REDZONE_MIN -
                    (alignment - NV_POOL_ALIGNMENT))
         return NULL;
-    total = LARGE_NODE_BYTES + NV_POOL_PREFIX + (alignment - NV_POOL_ALIGNMENT) + body +
+    total = LARGE_NODE_BYTES + LARGE_PREFIX_BYTES + (alignment - NV_POOL_ALIGNMENT) + body +
             NV_POOL_BACK_REDZONE_MIN;
     /* Budget for the memory and the table's growth together; take the memory
      * first so that a refusal leaves the pool exactly as it was. */
@@ -1609,13 +1750,12 @@ static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
     chunk = user_chunk(user);
     track_header(pool, chunk);
     chunk->tag = pool->live_tag;
-    chunk->span = 0;
-    chunk->u.requested = size;
+    chunk->u.requested = NV_POOL_SIZE_LARGE;
     large_table_put(pool, node);
     pool->large_count++;
     pool->used += size;
     pool->live_count++;
-    return finish_chunk(pool, chunk, base + total, site);
+    return finish_chunk(pool, chunk, size, base + total, site);
 }
 
 /* Everything but the fast path: free lists above the exact size, other
@@ -1768,14 +1908,8 @@ static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk
     /* Atomic for slot_free's compare-and-swap on the same word (thread-safe
      * pools); a plain store on x86. */
     __atomic_store_n(&chunk->tag, pool->live_tag, __ATOMIC_RELAXED);
-    chunk->u.requested = size;
-#if NV_POOL_SITES
-    chunk->file = site ? site->file : NULL;
-    chunk->line = site ? site->line : 0;
-    chunk->function = site ? site->function : NULL;
-#else
-    (void)site;
-#endif
+    chunk->u.requested = (uint32_t)size;
+    set_site(chunk, site);
     user = chunk_user(chunk);
     guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
     (void)bytes; /* only the hardened redzones use it */
@@ -1792,7 +1926,7 @@ static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk
 static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
                                           const site_t *site, int entered)
 {
-    uint32_t span = small_span(size);
+    uint32_t span = live_span(size);
     size_t bytes = span_bytes(span);
     void *previous;
     nv_pool_chunk_t *chunk, *next;
@@ -1809,7 +1943,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
             return NULL;
         }
         asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-        next = chunk->u.next_free; /* once: the store below may alias it */
+        next = link_get_fast(chunk); /* once: the stores below may alias it */
         pool->exact_bins[span] = next;
         if (!next)
             pool->exact_mask &= ~((uint64_t)1 << span);
@@ -1828,7 +1962,6 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
         chunk = (nv_pool_chunk_t *)pool->bump;
         pool->bump += bytes;
         asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-        chunk->span = span;
     }
     user = chunk_go_live(pool, chunk, size, bytes, site);
     pool->used += size;
@@ -1875,6 +2008,18 @@ static NOINLINE void *alloc_fast_aligned(nv_pool_t *pool, size_t size, size_t al
 
 static void recount(nv_pool_t *pool);
 
+/* Takes a damaged block chunk out of service for good. Its span comes from
+ * the size the front redzone vouches for (hardened builds), else from the
+ * header's, so that walks can still step over it. */
+static void quarantine_header(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    size_t size = front_size(pool, chunk);
+    if (size == SIZE_MAX)
+        size = chunk->u.requested;
+    chunk->tag = pool->quarantine_tag;
+    chunk->u.span = live_span(size);
+}
+
 /* What a pointer handed to free/realloc turned out to be. */
 typedef struct owner_s {
     nv_pool_chunk_t *chunk;   /* the live chunk, if any */
@@ -1903,7 +2048,10 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
     block = block_find(pool, (const void *)((uintptr_t)ptr - NV_POOL_PREFIX));
     if (block) {
         char *top = block_top(pool, block);
-        nv_pool_chunk_t seen;
+        struct {
+            uint32_t tag;
+            uint32_t requested;
+        } seen;
         chunk = user_chunk(ptr);
         if ((char *)ptr < block->start + NV_POOL_PREFIX || (char *)ptr > top) {
             nv_log_error("%s: pool '%s': %p is not a live allocation (stale pointer "
@@ -1913,16 +2061,15 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
         }
         /* Until the tag matches, `chunk` may be any bytes of the block. */
         track_peek(pool, chunk, &seen, sizeof seen);
-        if (seen.tag == pool->live_tag && seen.span != 0 &&
-            span_bytes(seen.span) <= (size_t)(top - (char *)chunk)) {
-            if (seen.u.requested > span_bytes(seen.span) - NV_POOL_PREFIX - NV_POOL_BACK_REDZONE_MIN) {
+        if (tag_is_live(pool, seen.tag)) {
+            if (span_bytes(live_span(seen.requested)) > (size_t)(top - (char *)chunk)) {
                 /* A live tag with a size that cannot fit: the size field
                  * was overwritten. Trusting it would corrupt `used` or read
                  * past the chunk. */
                 checker_t check = {pool, operation, 1, 0};
                 report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                        "the size in the chunk header was overwritten");
-                chunk->tag = pool->quarantine_tag;
+                quarantine_header(pool, chunk);
                 recount(pool);
                 return 0;
             }
@@ -1939,7 +2086,7 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
             checker_t check = {pool, operation, 1, 0};
             report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                    "the chunk header was overwritten");
-            chunk->tag = pool->quarantine_tag;
+            quarantine_header(pool, chunk);
             recount(pool);
             return 0;
         }
@@ -1951,8 +2098,7 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
     owner->large = large_find(pool, ptr);
     if (owner->large) {
         chunk = user_chunk(ptr);
-        if (chunk->tag != pool->live_tag || chunk->span != 0 ||
-            chunk->u.requested != owner->large->requested) {
+        if (chunk->tag != pool->live_tag || chunk->u.requested != NV_POOL_SIZE_LARGE) {
             checker_t check = {pool, operation, 1, 0};
             report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                    "the header of a large allocation was overwritten");
@@ -1969,6 +2115,12 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
                  "freed large, or stale pointer)",
                  operation, pool->name, ptr);
     return 0;
+}
+
+/* The caller's size of a live chunk find_live returned. */
+static inline size_t owner_size(const owner_t *owner)
+{
+    return owner->large ? owner->large->requested : owner->chunk->u.requested;
 }
 
 /* ======================================================================== */
@@ -1991,6 +2143,17 @@ static void scrub_front(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 #endif
 }
 
+/* Granules of a growing chunk's reserve (0 for any other live chunk): the
+ * chunk after it, if it carries the reserve tag. */
+static uint32_t reserve_span(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+{
+    nv_pool_chunk_t *reserve;
+    if (chunk->tag != pool->growing_tag)
+        return 0;
+    reserve = (nv_pool_chunk_t *)((char *)chunk + span_bytes(live_span(chunk->u.requested)));
+    return reserve->tag == pool->reserve_tag ? reserve->u.span : 0;
+}
+
 static inline void forget_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
     chunk->tag = 0;
@@ -2006,25 +2169,28 @@ static void release_chunk(nv_pool_t *pool, const owner_t *owner)
 {
     nv_pool_chunk_t *chunk = owner->chunk;
     char *user = chunk_user(chunk);
-    pool->used -= chunk->u.requested;
-    pool->live_count--;
+    uint32_t span;
     if (owner->large) {
+        pool->used -= owner->large->requested;
+        pool->live_count--;
         track_chunk_free(pool, user, 0);
         large_release(pool, owner->large);
         return;
     }
-    track_chunk_free(pool, user, span_bytes(chunk->span) - NV_POOL_PREFIX);
-    if ((char *)chunk + span_bytes(chunk->span) == block_top(pool, owner->block)) {
+    pool->used -= chunk->u.requested;
+    pool->live_count--;
+    span = live_span(chunk->u.requested) + reserve_span(pool, chunk);
+    track_chunk_free(pool, user, span_bytes(span) - NV_POOL_PREFIX);
+    if ((char *)chunk + span_bytes(span) == block_top(pool, owner->block)) {
         /* The last chunk of its block: the space simply returns to the tail. */
-        size_t bytes = span_bytes(chunk->span);
         forget_chunk(pool, chunk);
-        track_noaccess(pool, chunk, bytes);
+        track_noaccess(pool, chunk, span_bytes(span));
         block_set_top(pool, owner->block, (char *)chunk);
         return;
     }
     chunk->tag = pool->free_tag;
-    fill_freed(pool, (unsigned char *)chunk + NV_POOL_HEADER_BYTES,
-               (unsigned char *)chunk + span_bytes(chunk->span));
+    chunk->u.span = span;
+    fill_chunk(pool, chunk, span);
     bin_push(pool, chunk);
 }
 
@@ -2035,7 +2201,7 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
     if (owner->large) {
         large_release(pool, owner->large);
     } else {
-        owner->chunk->tag = pool->quarantine_tag;
+        quarantine_header(pool, owner->chunk);
         scrub_front(pool, owner->chunk);
     }
     /* The damage may include the size field: recount rather than trust it. */
@@ -2081,7 +2247,7 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
         return NV_ERROR;
     if (NV_POOL_HARDENING) {
         checker_t check = {pool, "nv_pool_free", 1, 0};
-        if (!check_chunk_guards(&check, owner.chunk,
+        if (!check_chunk_guards(&check, owner.chunk, owner_size(&owner),
                                 chunk_limit(owner.chunk, owner.large))) {
             quarantine_chunk(pool, &owner);
             return NV_ECORRUPT;
@@ -2117,10 +2283,14 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
 #endif
         if (LIKELY(tag == pool->live_tag)) {
             size_t size = chunk->u.requested;
-            unsigned char *limit = (unsigned char *)chunk + span_bytes(chunk->span);
+            uint32_t span = live_span(size);
+            unsigned char *limit = (unsigned char *)chunk + span_bytes(span);
             int to_tail;
             void *previous;
-            if (UNLIKELY(chunk->span >= NV_POOL_EXACT_BINS ||
+            /* Hardened: a damaged size must not send the redzone check past
+             * the block's top. */
+            if (UNLIKELY(span >= NV_POOL_EXACT_BINS ||
+                         (NV_POOL_HARDENING && (char *)limit > pool->bump) ||
                          !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, limit)))
                 return 0;
             previous = entered ? OWNER_ALREADY_ENTERED : owner_enter_fast(pool);
@@ -2134,10 +2304,10 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
                 forget_chunk(pool, chunk);
                 pool->bump = (char *)chunk;
             } else {
-                uint32_t span = chunk->span;
                 chunk->tag = pool->free_tag;
+                chunk->u.span = span;
                 freed_store_fast(chunk, limit);
-                chunk->u.next_free = pool->exact_bins[span];
+                link_set_fast(chunk, pool->exact_bins[span]);
                 pool->exact_bins[span] = chunk;
                 pool->exact_mask |= (uint64_t)1 << span;
             }
@@ -2255,10 +2425,10 @@ static void slots_stop(nv_pool_t *pool, int give_back)
         memset(slot->size_histogram, 0, sizeof slot->size_histogram);
         while (give_back && slot->mask) {
             uint32_t span = (uint32_t)__builtin_ctzll(slot->mask);
-            nv_pool_chunk_t *last = slot->cache[span];
-            while (last->u.next_free)
-                last = last->u.next_free;
-            last->u.next_free = pool->exact_bins[span];
+            nv_pool_chunk_t *last = slot->cache[span], *next;
+            while ((next = link_get(pool, last)) != NULL)
+                last = next;
+            link_set(pool, last, pool->exact_bins[span]);
             pool->exact_bins[span] = slot->cache[span];
             pool->exact_mask |= (uint64_t)1 << span;
             slot->cache[span] = NULL;
@@ -2281,12 +2451,12 @@ static void slots_give_back(nv_pool_t *pool)
  * the next allocations of that size need no lock. */
 static void slot_refill(nv_pool_t *pool, size_t size)
 {
-    uint32_t span = small_span(size);
+    uint32_t span = live_span(size);
     nv_pool_slot_t *slot = slot_of_thread(pool);
     while (pool->exact_bins[span] && slot->count[span] < NV_POOL_SLOT_CACHE_MAX / 2) {
         nv_pool_chunk_t *chunk = pool->exact_bins[span];
-        pool->exact_bins[span] = chunk->u.next_free;
-        chunk->u.next_free = slot->cache[span];
+        pool->exact_bins[span] = link_get(pool, chunk);
+        link_set(pool, chunk, slot->cache[span]);
         slot->cache[span] = chunk;
         slot->count[span]++;
         slot->mask |= (uint64_t)1 << span;
@@ -2300,7 +2470,7 @@ static void slot_refill(nv_pool_t *pool, size_t size)
  * cached chunk that fails its check: then *damaged is set). */
 static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *damaged)
 {
-    uint32_t span = small_span(size);
+    uint32_t span = live_span(size);
     size_t bytes = span_bytes(span);
     nv_pool_slot_t *slot = slot_enter(pool);
     nv_pool_chunk_t *chunk;
@@ -2317,9 +2487,9 @@ static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *d
         *damaged = 1;
         return NULL;
     }
-    slot->cache[span] = chunk->u.next_free;
+    slot->cache[span] = link_get_fast(chunk);
     slot->count[span]--;
-    if (!chunk->u.next_free)
+    if (!slot->cache[span])
         slot->mask &= ~((uint64_t)1 << span);
     asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
     user = chunk_go_live(pool, chunk, size, bytes, site);
@@ -2371,8 +2541,8 @@ static int slot_free(nv_pool_t *pool, void *ptr)
     live = pool->live_tag;
     if (tag != live)
         goto locked;
-    span = chunk->span;
     size = chunk->u.requested;
+    span = live_span(size);
     limit = (unsigned char *)chunk + span_bytes(span);
     if (span >= NV_POOL_EXACT_BINS || limit > top ||
         slot->count[span] >= NV_POOL_SLOT_CACHE_MAX ||
@@ -2388,8 +2558,9 @@ static int slot_free(nv_pool_t *pool, void *ptr)
     if (pool->stats_on)
         slot->frees++;
     asan_poison(ptr, size);
+    chunk->u.span = span;
     freed_store_fast(chunk, limit);
-    chunk->u.next_free = slot->cache[span];
+    link_set_fast(chunk, slot->cache[span]);
     slot->cache[span] = chunk;
     slot->count[span]++;
     slot->mask |= (uint64_t)1 << span;
@@ -2447,12 +2618,13 @@ static void *pool_calloc(nv_pool_t *pool, size_t nmemb, size_t size, const site_
     return user;
 }
 
-/* Resizes a live chunk in place if its block allows; 1 on success. */
+/* Resizes a live chunk in place if its block allows; 1 on success. A block
+ * chunk may grow into its reserve, or past the top if it is the last. */
 static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
 {
     nv_pool_chunk_t *chunk = owner->chunk;
     char *user = chunk_user(chunk);
-    size_t old = chunk->u.requested;
+    size_t old = owner_size(owner);
     char *limit;
     if (owner->large) {
         nv_pool_large_t *large = owner->large;
@@ -2464,35 +2636,46 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
         limit = (char *)large->base + large->size;
     } else {
         uint32_t span = request_span(size);
+        /* What the chunk holds now: itself and its reserve. */
+        uint32_t have = live_span(old) + reserve_span(pool, chunk);
+        char *end = (char *)chunk + span_bytes(have);
         char *top = block_top(pool, owner->block);
-        int last = (char *)chunk + span_bytes(chunk->span) == top;
         if (span == 0)
             return 0;
-        if (span > chunk->span) {
-            if (!last || span_bytes(span) > (size_t)(owner->block->end - (char *)chunk))
+        if (span > have) {
+            if (end != top || span_bytes(span) > (size_t)(owner->block->end - (char *)chunk))
                 return 0;
             block_set_top(pool, owner->block, (char *)chunk + span_bytes(span));
-            chunk->span = span;
-        } else if (size < old && chunk->span - span >= MIN_FREE_SPAN) {
-            /* Shrinking gives the rest back; growing within the chunk's
-             * slack (reserved by an earlier move) keeps it. */
+            have = span;
+        } else if (size < old && have > span) {
+            /* Shrinking gives the rest back, reserve included. */
             char *rest = (char *)chunk + span_bytes(span);
-            uint32_t rest_span = chunk->span - span;
-            chunk->span = span;
-            if (last) {
-                track_noaccess(pool, rest, span_bytes(rest_span));
+            if (end == top) {
+                track_noaccess(pool, rest, span_bytes(have - span));
                 block_set_top(pool, owner->block, rest);
             } else {
-                make_free_chunk(pool, rest, rest_span);
+                make_free_chunk(pool, rest, have - span);
             }
+            have = span;
         }
-        limit = (char *)chunk + span_bytes(chunk->span);
+        limit = (char *)chunk + span_bytes(span);
+        if (have > span) {
+            /* Growing within the reserve keeps the rest of it. Its bytes
+             * past the new header were reserve content already. */
+            (void)put_header(pool, limit, pool->reserve_tag, have - span);
+            chunk->tag = pool->growing_tag;
+        } else {
+            chunk->tag = pool->live_tag;
+        }
+        chunk->u.requested = (uint32_t)size;
     }
-    chunk->u.requested = size;
     note_peak(pool);
     pool->used = pool->used - old + size;
-    guard_chunk(pool, chunk, limit);
     track_chunk_resize(pool, user, old, size, limit);
+    /* Past the new size nothing is the caller's: a reserve header that the
+     * chunk grew over included. */
+    track_noaccess(pool, user + size, (size_t)(limit - (user + size)));
+    guard_chunk(pool, chunk, size, limit);
     if (pool->zero_clear && size > old)
         memset(user + old, 0, size - old);
     return 1;
@@ -2526,7 +2709,7 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
         return NULL;
     if (NV_POOL_HARDENING) {
         checker_t check = {pool, "nv_pool_realloc", 1, 0};
-        if (!check_chunk_guards(&check, owner.chunk,
+        if (!check_chunk_guards(&check, owner.chunk, owner_size(&owner),
                                 chunk_limit(owner.chunk, owner.large))) {
             quarantine_chunk(pool, &owner);
             return NULL;
@@ -2539,7 +2722,7 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
             pool->stats.frees++;
         return NULL;
     }
-    old = owner.chunk->u.requested;
+    old = owner_size(&owner);
     if (!pool->passthrough && resize_in_place(pool, &owner, size)) {
         if (pool->stats_on)
             pool->stats.reallocations++;
@@ -2649,9 +2832,12 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
     char *top = block_top(pool, block);
     while (at < top) {
         nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-        int known = chunk->tag == pool->live_tag || chunk->tag == pool->free_tag ||
-                    chunk->tag == pool->quarantine_tag;
-        if (!known || chunk->span == 0 || span_bytes(chunk->span) > (size_t)(top - at)) {
+        uint32_t tag = chunk->tag, span = 0;
+        if (tag_is_live(pool, tag))
+            span = live_span(chunk->u.requested);
+        else if (tag == pool->free_tag || tag == pool->reserve_tag || tag == pool->quarantine_tag)
+            span = chunk->u.span;
+        if (span == 0 || span_bytes(span) > (size_t)(top - at)) {
             report(check, NULL, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
                    -(long)NV_POOL_PREFIX,
                    "a chunk header in a block was overwritten; the rest of the block "
@@ -2660,7 +2846,7 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
         }
         if (visit && !visit(pool, block, chunk, context))
             return 0;
-        at += span_bytes(chunk->span);
+        at += span_bytes(span);
     }
     return 1;
 }
@@ -2670,8 +2856,10 @@ static int guard_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_
                          void *context)
 {
     (void)block;
-    if (chunk->tag == pool->live_tag && !chunk_guards_intact(pool, chunk, chunk_limit(chunk, NULL)))
-        check_chunk_guards((checker_t *)context, chunk, chunk_limit(chunk, NULL));
+    if (tag_is_live(pool, chunk->tag) &&
+        !chunk_guards_intact(pool, chunk, chunk->u.requested, chunk_limit(chunk, NULL)))
+        check_chunk_guards((checker_t *)context, chunk, chunk->u.requested,
+                           chunk_limit(chunk, NULL));
     return 1;
 }
 
@@ -2687,7 +2875,8 @@ static void check_all_guards(nv_pool_t *pool, const char *operation)
     for (i = 0; i < pool->large_capacity; i++) {
         nv_pool_large_t *large = pool->large_slots[i];
         if (large)
-            check_chunk_guards(&check, user_chunk(large->user), chunk_limit(NULL, large));
+            check_chunk_guards(&check, user_chunk(large->user), large->requested,
+                               chunk_limit(NULL, large));
     }
 }
 
@@ -2699,7 +2888,7 @@ static int recount_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chun
 {
     size_t *totals = (size_t *)context;
     (void)block;
-    if (chunk->tag == pool->live_tag) {
+    if (tag_is_live(pool, chunk->tag)) {
         totals[0] += chunk->u.requested;
         totals[1]++;
     }
@@ -2716,7 +2905,7 @@ static void recount(nv_pool_t *pool)
         walk_block(&check, block, recount_visitor, totals);
     for (i = 0; i < pool->large_capacity; i++)
         if (pool->large_slots[i]) {
-            totals[0] += user_chunk(pool->large_slots[i]->user)->u.requested;
+            totals[0] += pool->large_slots[i]->requested;
             totals[1]++;
         }
     note_peak(pool);
@@ -2746,21 +2935,32 @@ static uint64_t random_secret(const void *salt)
     return secret;
 }
 
-/* Derives this epoch's chunk tags: distinct, non-zero, unguessable. */
+/* Derives this epoch's chunk tags: distinct, odd (so never 0), unguessable. */
 static void set_epoch_tags(nv_pool_t *pool)
 {
     uint64_t a = mix64(pool->secret + 0x632be59bd9b4e019ull * (pool->epoch + 1));
-    uint64_t b = mix64(a);
+    uint64_t b = mix64(a), c = mix64(b);
+    uint32_t *tags[5];
+    unsigned i, j;
     /* Canaries change with the epoch too: a stale front redzone from before
      * a reset must not make garbage look like a damaged live chunk. */
     pool->canary_secret = mix64(b ^ pool->secret);
-    pool->live_tag = (uint32_t)a | 1u;
-    pool->free_tag = (uint32_t)(a >> 32) | 1u;
-    pool->quarantine_tag = (uint32_t)b | 1u;
-    if (pool->free_tag == pool->live_tag)
-        pool->free_tag ^= 2u;
-    while (pool->quarantine_tag == pool->live_tag || pool->quarantine_tag == pool->free_tag)
-        pool->quarantine_tag += 4u;
+    tags[0] = &pool->live_tag;
+    tags[1] = &pool->free_tag;
+    tags[2] = &pool->quarantine_tag;
+    tags[3] = &pool->growing_tag;
+    tags[4] = &pool->reserve_tag;
+    *tags[0] = (uint32_t)a | 1u;
+    *tags[1] = (uint32_t)(a >> 32) | 1u;
+    *tags[2] = (uint32_t)b | 1u;
+    *tags[3] = (uint32_t)(b >> 32) | 1u;
+    *tags[4] = (uint32_t)c | 1u;
+    for (i = 1; i < 5; i++)
+        for (j = 0; j < i; j++)
+            if (*tags[i] == *tags[j]) {
+                *tags[i] += 2u;
+                j = (unsigned)-1; /* compare with all again */
+            }
 }
 
 static int config_valid(const nv_pool_config_t *c)
@@ -2893,7 +3093,7 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
     }
     if (c->initial_size > 0 && !pool->passthrough) {
         size_t size = round_up16(c->initial_size);
-        size_t floor = BLOCK_HEADER_BYTES + span_bytes(NV_POOL_PREFIX_SPAN + 1 + NV_POOL_SUFFIX_SPAN);
+        size_t floor = BLOCK_MIN_BYTES;
         size_t index_bytes = 8 * sizeof(void *);
         nv_pool_block_t *block;
         if (size < floor)
@@ -3070,7 +3270,7 @@ static int live_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t
                         void *context)
 {
     (void)block;
-    if (chunk->tag == pool->live_tag) {
+    if (tag_is_live(pool, chunk->tag)) {
         *(int *)context = 1;
         return 0;
     }
@@ -3148,13 +3348,13 @@ static void compact_block(nv_pool_t *pool, nv_pool_block_t *block)
     nv_pool_chunk_t *run = NULL;
     while (at < top) {
         nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-        size_t bytes = span_bytes(chunk->span);
+        size_t bytes = span_bytes(chunk_span(pool, chunk));
         if (chunk->tag == pool->free_tag) {
-            if (run && (size_t)run->span + chunk->span <= UINT32_MAX) {
-                run->span += chunk->span;
-                /* The absorbed header becomes freed content. */
+            if (run && (size_t)run->u.span + chunk->u.span <= UINT32_MAX) {
+                run->u.span += chunk->u.span;
+                /* The absorbed header and link become freed content. */
                 fill_freed(pool, (unsigned char *)chunk,
-                           (unsigned char *)chunk + NV_POOL_HEADER_BYTES);
+                           (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES);
             } else {
                 run = chunk;
             }
@@ -3163,8 +3363,8 @@ static void compact_block(nv_pool_t *pool, nv_pool_block_t *block)
         }
         at += bytes;
     }
-    if (run && (char *)run + span_bytes(run->span) == top) {
-        track_noaccess(pool, run, span_bytes(run->span));
+    if (run && (char *)run + span_bytes(run->u.span) == top) {
+        track_noaccess(pool, run, span_bytes(run->u.span));
         block_set_top(pool, block, (char *)run);
     }
 }
@@ -3238,8 +3438,8 @@ static size_t free_bytes(nv_pool_t *pool, size_t *largest)
     for (i = 0; i < NV_POOL_EXACT_BINS + NV_POOL_RANGE_BINS; i++) {
         nv_pool_chunk_t *chunk =
             i < NV_POOL_EXACT_BINS ? pool->exact_bins[i] : pool->range_bins[i - NV_POOL_EXACT_BINS];
-        for (; chunk; chunk = chunk->u.next_free) {
-            size_t bytes = span_bytes(chunk->span);
+        for (; chunk; chunk = link_get(pool, chunk)) {
+            size_t bytes = span_bytes(chunk->u.span);
             total += bytes;
             if (bytes > best)
                 best = bytes;
@@ -3276,7 +3476,8 @@ static int is_full_unlocked(nv_pool_t *pool)
     if (!pool)
         return 0;
     if (pool->passthrough) {
-        size_t total = LARGE_NODE_BYTES + NV_POOL_PREFIX + NV_POOL_GRANULE + NV_POOL_BACK_REDZONE_MIN;
+        size_t total =
+            LARGE_NODE_BYTES + LARGE_PREFIX_BYTES + NV_POOL_GRANULE + NV_POOL_BACK_REDZONE_MIN;
         return !within_budget(pool, total + large_table_growth_bytes(pool));
     }
     if ((pool->exact_mask & ~(((uint64_t)1 << span) - 1)) || pool->range_mask)
@@ -3380,9 +3581,9 @@ void nv_pool_print_stats(nv_pool_t *pool)
 static void print_chunk_site(FILE *out, const nv_pool_chunk_t *chunk)
 {
 #if NV_POOL_SITES
-    if (chunk->file) {
-        fprintf(out, " at %s:%ld (%s)", chunk->file, chunk->line,
-                chunk->function ? chunk->function : "?");
+    if (chunk->x.site.file) {
+        fprintf(out, " at %s:%ld (%s)", chunk->x.site.file, chunk->x.site.line,
+                chunk->x.site.function ? chunk->x.site.function : "?");
         return;
     }
 #else
@@ -3396,14 +3597,14 @@ static int dump_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t
 {
     FILE *out = (FILE *)context;
     (void)block;
-    if (chunk->tag == pool->live_tag) {
+    if (tag_is_live(pool, chunk->tag)) {
         fprintf(out, "    live  %p  %zu bytes", (void *)chunk_user(chunk),
-                chunk->u.requested);
+                (size_t)chunk->u.requested);
         print_chunk_site(out, chunk);
         fputc('\n', out);
     } else if (chunk->tag == pool->quarantine_tag) {
         fprintf(out, "    quarantined  %p  (%zu-byte chunk)\n", (void *)chunk_user(chunk),
-                span_bytes(chunk->span));
+                span_bytes(chunk->u.span));
     }
     return 1;
 }
@@ -3442,7 +3643,7 @@ static void dump_to_unlocked(nv_pool_t *pool, FILE *out)
         nv_pool_large_t *large = pool->large_slots[i];
         if (large) {
             fprintf(out, "  large at %p: %zu bytes held, %zu requested", (void *)large->user,
-                    large->size, user_chunk(large->user)->u.requested);
+                    large->size, large->requested);
             print_chunk_site(out, user_chunk(large->user));
             fputc('\n', out);
         }
@@ -3470,16 +3671,15 @@ static int tally_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_
 {
     tally_t *tally = (tally_t *)context;
     (void)block;
-    if (chunk->tag == pool->live_tag) {
+    if (tag_is_live(pool, chunk->tag)) {
         tally->used += chunk->u.requested;
         tally->live++;
-        if (span_bytes(chunk->span) < NV_POOL_PREFIX + chunk->u.requested)
+        check_chunk_guards(tally->check, chunk, chunk->u.requested, chunk_limit(chunk, NULL));
+        if (chunk->tag == pool->growing_tag && reserve_span(pool, chunk) == 0)
             report(tally->check, chunk, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
-                   -(long)NV_POOL_PREFIX, "a live chunk's size does not fit its span");
-        else
-            check_chunk_guards(tally->check, chunk, chunk_limit(chunk, NULL));
-    } else if (chunk->tag == pool->free_tag) {
-        tally->free_chunks++;
+                   -(long)NV_POOL_PREFIX, "the reserve behind a growing chunk was overwritten");
+    } else if (chunk->tag == pool->free_tag || chunk->tag == pool->reserve_tag) {
+        tally->free_chunks += chunk->tag == pool->free_tag;
         check_freed_chunk(tally->check, chunk);
     }
     return 1;
@@ -3499,11 +3699,11 @@ static size_t check_bins(checker_t *check, size_t expected)
         if ((chunk != NULL) != flagged)
             report(check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
                    "a free-list bitmap disagrees with its list");
-        for (; chunk; chunk = chunk->u.next_free) {
+        for (; chunk; chunk = link_get(pool, chunk)) {
             nv_pool_block_t *block = block_find(pool, chunk);
             if (!block || (char *)chunk >= block_top(pool, block) ||
                 chunk->tag != pool->free_tag ||
-                (exact ? chunk->span != i : floor_log2(chunk->span) != i - NV_POOL_EXACT_BINS)) {
+                (exact ? chunk->u.span != i : floor_log2(chunk->u.span) != i - NV_POOL_EXACT_BINS)) {
                 report(check, NULL, chunk, NV_POOL_CORRUPT_POOL_STATE, 0,
                        "a free list holds something that is not a free chunk of its size");
                 break;
@@ -3542,7 +3742,7 @@ static size_t pool_check(nv_pool_t *pool, const char *operation, int to_handler)
             break;
         if (block == pool->current)
             current_found = 1;
-        if (block->start != (char *)block + BLOCK_HEADER_BYTES ||
+        if (block->start != (char *)block + BLOCK_HEADER_BYTES + NV_POOL_CHUNK_OFFSET ||
             block->end > (char *)block + block->size || block->current < block->start ||
             block->current > block->end || block_find(pool, block->start) != block) {
             report(&check, NULL, block, NV_POOL_CORRUPT_POOL_STATE, 0,
@@ -3563,15 +3763,14 @@ static size_t pool_check(nv_pool_t *pool, const char *operation, int to_handler)
         large++;
         bytes += node->size;
         chunk = user_chunk(node->user);
-        if (chunk->tag != pool->live_tag || chunk->span != 0 ||
-            chunk->u.requested != node->requested) {
+        if (chunk->tag != pool->live_tag || chunk->u.requested != NV_POOL_SIZE_LARGE) {
             report(&check, NULL, node->user, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                    "the header of a large allocation was overwritten");
             continue;
         }
-        tally.used += chunk->u.requested;
+        tally.used += node->requested;
         tally.live++;
-        check_chunk_guards(&check, chunk, chunk_limit(NULL, node));
+        check_chunk_guards(&check, chunk, node->requested, chunk_limit(NULL, node));
     }
     check_bins(&check, tally.free_chunks);
     if (large != pool->large_count)
@@ -3610,30 +3809,30 @@ typedef struct leak_out_s {
     const char *pool_name;
 } leak_out_t;
 
-static void leak_line(leak_out_t *leaks, nv_pool_chunk_t *chunk)
+static void leak_line(leak_out_t *leaks, nv_pool_chunk_t *chunk, size_t size)
 {
     const char *file = NULL, *function = NULL;
     long line = 0;
 #if NV_POOL_SITES
-    file = chunk->file;
-    function = chunk->function;
-    line = chunk->line;
+    file = chunk->x.site.file;
+    function = chunk->x.site.function;
+    line = chunk->x.site.line;
 #endif
     leaks->count++;
     if (leaks->out) {
         fprintf(leaks->out, "nv_pool '%s': leak: %zu bytes at %p", leaks->pool_name,
-                chunk->u.requested, (void *)chunk_user(chunk));
+                size, (void *)chunk_user(chunk));
         if (file)
             fprintf(leaks->out, " allocated at %s:%ld (%s)", file, line,
                     function ? function : "?");
         fputc('\n', leaks->out);
     } else if (file) {
         nv_log_warn("nv_pool '%s': leak: %zu bytes at %p allocated at %s:%ld (%s)",
-                     leaks->pool_name, chunk->u.requested, (void *)chunk_user(chunk), file,
+                     leaks->pool_name, size, (void *)chunk_user(chunk), file,
                      line, function ? function : "?");
     } else {
         nv_log_warn("nv_pool '%s': leak: %zu bytes at %p (site not recorded)",
-                     leaks->pool_name, chunk->u.requested, (void *)chunk_user(chunk));
+                     leaks->pool_name, size, (void *)chunk_user(chunk));
     }
 }
 
@@ -3641,8 +3840,8 @@ static int leak_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_t
                         void *context)
 {
     (void)block;
-    if (chunk->tag == pool->live_tag)
-        leak_line((leak_out_t *)context, chunk);
+    if (tag_is_live(pool, chunk->tag))
+        leak_line((leak_out_t *)context, chunk, chunk->u.requested);
     return 1;
 }
 
@@ -3668,7 +3867,8 @@ static size_t leak_report_unlocked(nv_pool_t *pool, FILE *out)
         walk_block(&check, block, leak_visitor, &leaks);
     for (i = 0; i < pool->large_capacity; i++)
         if (pool->large_slots[i])
-            leak_line(&leaks, user_chunk(pool->large_slots[i]->user));
+            leak_line(&leaks, user_chunk(pool->large_slots[i]->user),
+                      pool->large_slots[i]->requested);
     return leaks.count;
 }
 

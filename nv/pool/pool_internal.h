@@ -71,48 +71,65 @@ typedef struct nv_pool_block_s {
 } nv_pool_block_t;
 
 /*
- * A chunk: header, optional site slot and front redzone, the caller's bytes,
- * and a back redzone that starts at exactly the requested size.
+ * A chunk: an 8-byte header, an optional site and front redzone, the
+ * caller's bytes, and a back redzone that starts at exactly the requested
+ * size. Chunks sit 8 bytes off the 16-byte grid (NV_POOL_CHUNK_OFFSET) so
+ * that the user pointer after an 8-byte prefix is 16-aligned.
  *
  *   chunk                                user (16-aligned)
  *   |                                    |
  *   v                                    v
  *   +--------+-------------+-------------+------------------+--------------+
- *   | header | site        | front       | requested bytes  | back redzone |
- *   | tag    | file,line,  | redzone     | (caller's data)  | to the next  |
- *   | span   | function    | 16 canary   |                  | 16 boundary  |
- *   | size   | [leakcheck] | [hardened]  |                  | +16 [hardnd] |
+ *   | tag    | site        | front       | requested bytes  | back redzone |
+ *   | size   | file, func, | redzone     | (caller's data)  | to the chunk |
+ *   | 4 + 4  | line        | 16: size-   |                  | end, >= 16   |
+ *   |        | [leakcheck] | keyed canary|                  | [hardened]   |
  *   +--------+-------------+-------------+------------------+--------------+
- *   <--------------------------- span * 16 bytes -------------------------->
+ *   <------------ span * 16 bytes, span = live_span(size) ----------------->
  *
- * tag: which state the chunk is in, keyed with the pool's secret and reset
- * epoch, so a stale or forged header does not pass for a live one.
- * span: chunk length in 16-byte granules, header included (0: large chunk).
- * size: bytes the caller asked for; in a free chunk, the next free chunk.
+ * tag: the chunk's state, keyed with the pool's secret and reset epoch, so a
+ * stale or forged header does not pass for a live one.
+ * u: a live chunk's requested size; the span of any other chunk. A live
+ * chunk's span is not stored: it is always live_span(size), the least that
+ * holds the prefix, the size and the back redzone (pool.c keeps it so).
+ *
+ * Other states, each with its own tag:
+ *   free        u.span, then next_free: on a free list (or padding, too small
+ *               for one byte: on no list);
+ *   growing     a live chunk directly followed by its reserve;
+ *   reserve     u.span: room a moved realloc kept behind its chunk to grow
+ *               into; on no list, freed with its chunk;
+ *   quarantine  u.span: damaged, never reused.
+ * A free or reserve chunk's bytes after its first 16 hold
+ * NV_POOL_FILL_FREED (hardened builds).
  *
  * Canary bytes are derived from the pool secret mixed with the chunk's
- * address, byte by byte, so a canary copied from another chunk or another
- * pool does not verify. A free chunk's bytes after its header hold
- * NV_POOL_FILL_FREED (hardened builds).
+ * address, so a canary copied from another chunk or pool does not verify;
+ * the front redzone's words also carry the requested size, so that a
+ * damaged size field is told apart from a damaged redzone.
  */
 typedef struct nv_pool_chunk_s {
     uint32_t tag;
-    uint32_t span;
     union {
-        size_t requested;                   /* live chunk */
-        struct nv_pool_chunk_s *next_free;  /* free chunk */
+        uint32_t requested; /* live (growing) chunk; NV_POOL_SIZE_LARGE: see the node */
+        uint32_t span;      /* any other chunk: granules, header included */
     } u;
+    union {
+        struct nv_pool_chunk_s *next_free; /* free chunk on a list */
 #if NV_POOL_SITES
-    const char *file;
-    const char *function;
-    long line;
-    long unused_padding; /* keeps the header a multiple of 16 bytes */
+        struct {
+            const char *file;
+            const char *function;
+            long line;
+        } site; /* live chunk, leak-check builds */
 #endif
+    } x;
 } nv_pool_chunk_t;
 
 /*
  * A large allocation: its own backend allocation, holding its node, padding
- * up to the alignment asked for, and one chunk laid out as above (span 0).
+ * up to the alignment asked for, and one chunk whose header says
+ * NV_POOL_SIZE_LARGE (the size may not fit 32 bits: the node holds it).
  *
  *   base
  *   v
@@ -125,12 +142,21 @@ typedef struct nv_pool_large_s {
     size_t size;     /* bytes obtained */
     char *user;      /* the caller's pointer */
     size_t capacity; /* user bytes that fit before the back redzone minimum */
-    size_t requested; /* copy of the chunk header's size, to catch damage to it */
+    size_t requested; /* the caller's size */
 } nv_pool_large_t;
 
 #define NV_POOL_GRANULE 16u
 #define NV_POOL_GRANULE_SHIFT 4u /* log2(NV_POOL_GRANULE) */
+/* A live chunk's header: tag and size, and the site where tracked. */
+#if NV_POOL_SITES
 #define NV_POOL_HEADER_BYTES (sizeof(nv_pool_chunk_t))
+#else
+#define NV_POOL_HEADER_BYTES ((size_t)8)
+#endif
+/* A free chunk's header: tag, span and the list link. */
+#define NV_POOL_FREE_HEADER_BYTES ((size_t)16)
+/* The size a block chunk's header cannot hold: marks a large chunk. */
+#define NV_POOL_SIZE_LARGE UINT32_MAX
 #if NV_POOL_HARDENING
 #define NV_POOL_FRONT_REDZONE 16u
 #define NV_POOL_BACK_REDZONE_MIN 16u
@@ -140,8 +166,8 @@ typedef struct nv_pool_large_s {
 #endif
 /* Bytes from a chunk's start to its user pointer. */
 #define NV_POOL_PREFIX (NV_POOL_HEADER_BYTES + NV_POOL_FRONT_REDZONE)
-#define NV_POOL_PREFIX_SPAN (NV_POOL_PREFIX / NV_POOL_GRANULE)
-#define NV_POOL_SUFFIX_SPAN (NV_POOL_BACK_REDZONE_MIN / NV_POOL_GRANULE)
+/* Where chunks start relative to the 16-byte grid: user pointers land on it. */
+#define NV_POOL_CHUNK_OFFSET ((NV_POOL_GRANULE - NV_POOL_PREFIX % NV_POOL_GRANULE) % NV_POOL_GRANULE)
 
 /* Named fill bytes. */
 #define NV_POOL_FILL_FREED 0xDFu /* freed chunk contents (hardened) */
@@ -151,9 +177,9 @@ typedef struct nv_pool_large_s {
 #define NV_POOL_EXACT_BINS 64u
 #define NV_POOL_RANGE_BINS 32u
 
-/* Largest request the fast path takes without overflow checks. */
+/* Largest request the fast path takes: its chunk fits the last exact bin. */
 #define NV_POOL_FAST_MAX \
-    ((NV_POOL_EXACT_BINS - 1u - NV_POOL_PREFIX_SPAN - NV_POOL_SUFFIX_SPAN) * NV_POOL_GRANULE)
+    ((NV_POOL_EXACT_BINS - 1u) * NV_POOL_GRANULE - NV_POOL_PREFIX - NV_POOL_BACK_REDZONE_MIN)
 
 #define NV_POOL_NAME_MAX 48
 
@@ -210,6 +236,8 @@ struct nv_pool_s {
     uint32_t range_mask;
     nv_pool_chunk_t *range_bins[NV_POOL_RANGE_BINS];
     uint32_t quarantine_tag; /* damaged chunks: never reused */
+    uint32_t growing_tag;    /* live chunks followed by their reserve */
+    uint32_t reserve_tag;    /* the room behind a growing chunk */
     uint32_t epoch;          /* bumped by every reset */
     uint64_t secret;         /* from the system's random source */
     uint64_t canary_secret;  /* secret mixed with the epoch: keys the canaries */
