@@ -1683,10 +1683,10 @@ static void corrupt_live(slot_t *s, unsigned k, unsigned v, unsigned x)
     d.requested = s->size;
     check_contents(s, 1, "before corrupting");
     if ((x & 3u) == 2u) {
-        size_t start = v % 16u; /* into the 16-byte front redzone */
+        size_t start = v % NV_POOL_FRONT_REDZONE; /* into the front redzone */
         d.kind = NV_POOL_CORRUPT_FRONT_REDZONE;
-        d.at = s->p - 16 + start;
-        d.length = want < 16u - start ? want : 16u - start;
+        d.at = s->p - NV_POOL_FRONT_REDZONE + start;
+        d.length = want < NV_POOL_FRONT_REDZONE - start ? want : NV_POOL_FRONT_REDZONE - start;
     } else {
         size_t span = redzone_end - s->size, off = s->size + (v % span);
         d.kind = NV_POOL_CORRUPT_BACK_REDZONE;

@@ -12,6 +12,8 @@
 // heap-use-after-free.
 #include <nv_pool.h>
 
+#include "tests/pool_test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -185,8 +187,7 @@ TEST(AsanPoolDeathTest, DamagedHeaderIsLeftToThePool) {
     nv_pool_t *pool = MakePool();
     unsigned char *a = Alloc(pool, 13);
     Alloc(pool, 13);
-    const long prefix = nv_pool_leakcheck_enabled() ? 64 : 32;
-    unsigned char *tag = a - prefix;
+    unsigned char *tag = a - nvtest::ChunkPrefix();
     *static_cast<volatile unsigned char *>(tag) ^= 0xFF;
     nv_pool_free(pool, a);
     std::exit(0);
@@ -203,16 +204,17 @@ bool Poisoned(const unsigned char *) { return false; }
 #endif
 
 // Byte by byte (hardening-facts §1: __asan_region_is_poisoned has a false
-// negative in clang 14): the requested bytes are addressable, the 16 bytes in
-// front and everything from the requested size to the chunk's end are not.
+// negative in clang 14): the requested bytes are addressable, the 8-byte front
+// redzone and everything from the requested size to the chunk's end are not.
 void ExpectExactlyOpen(const unsigned char *p, size_t n, const std::string &what) {
-  for (long i = -16; i < 0; i++) EXPECT_TRUE(Poisoned(p + i)) << what << ": front byte " << i;
+  for (long i = -8; i < 0; i++) EXPECT_TRUE(Poisoned(p + i)) << what << ": front byte " << i;
   for (size_t i = 0; i < n; i++)
     if (Poisoned(p + i)) {
       ADD_FAILURE() << what << ": requested byte " << i << " is poisoned";
       break;
     }
-  const size_t end = ((n + 15) & ~size_t{15}) + 16;
+  // A block chunk's end; a large chunk's back redzone reaches at least as far.
+  const size_t end = nvtest::ChunkBytes(n) - nvtest::ChunkPrefix();
   for (size_t i = n; i < end; i++) EXPECT_TRUE(Poisoned(p + i)) << what << ": back byte " << i;
 }
 

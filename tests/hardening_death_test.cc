@@ -225,7 +225,7 @@ TEST(HardeningDeathTest, LargeOverflowFoundByValidateAndDestroy) {
 class UnderflowDeathTest : public testing::TestWithParam<size_t> {};
 
 // One byte before the user pointer (offset -1), and the whole front redzone
-// (the first bad byte is the lowest: offset -16).
+// (the first bad byte is the lowest: offset -8).
 TEST_P(UnderflowDeathTest, FreeReportsTheFrontRedzone) {
   SKIP_WITHOUT_HARDENING();
   const size_t size = GetParam();
@@ -240,8 +240,8 @@ TEST_P(UnderflowDeathTest, FreeReportsTheFrontRedzone) {
   const long n = static_cast<long>(size);
   EXPECT_DEATH(underflow_then_free(size, 1),
                AsanBuild() ? kAsanReport : Report(kFront, n, -1, "nv_pool_free"));
-  EXPECT_DEATH(underflow_then_free(size, 16),
-               AsanBuild() ? kAsanReport : Report(kFront, n, -16, "nv_pool_free"));
+  EXPECT_DEATH(underflow_then_free(size, 8),
+               AsanBuild() ? kAsanReport : Report(kFront, n, -8, "nv_pool_free"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, UnderflowDeathTest, testing::Values(0, 13, 4096, 100000));

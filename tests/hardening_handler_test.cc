@@ -145,7 +145,7 @@ TEST_F(HandlerTest, OverflowByOneReportFields) {
 }
 
 // The first bad byte is the lowest damaged address: offset = requested for
-// any overflow, -1 / -16 for underflows; large chunks alike.
+// any overflow, -1 / -8 for underflows; large chunks alike.
 TEST_F(HandlerTest, OffsetsOfOverflowsAndUnderflows) {
   nvtest::PoolPtr pool = Make();
   struct Case {
@@ -163,7 +163,7 @@ TEST_F(HandlerTest, OffsetsOfOverflowsAndUnderflows) {
       {4096, 4096, 4112, NV_POOL_CORRUPT_BACK_REDZONE, 4096},
       {100003, 100003, 100004, NV_POOL_CORRUPT_BACK_REDZONE, 100003},
       {13, -1, 0, NV_POOL_CORRUPT_FRONT_REDZONE, -1},
-      {13, -16, -15, NV_POOL_CORRUPT_FRONT_REDZONE, -16},
+      {13, -8, -7, NV_POOL_CORRUPT_FRONT_REDZONE, -8},
       {4096, -7, 0, NV_POOL_CORRUPT_FRONT_REDZONE, -7},
       {100000, -1, 0, NV_POOL_CORRUPT_FRONT_REDZONE, -1},
   };

@@ -52,9 +52,9 @@ inline uint64_t Seed(uint64_t fallback) {
 // ---- chunk geometry (nv/pool/pool_internal.h) ------------------------------
 
 // Bytes from a chunk's start to its user pointer: the header (8 bytes, 32
-// with allocation sites) and the front redzone (16, hardened builds).
+// with allocation sites) and the front redzone (8, hardened builds).
 inline size_t ChunkPrefix() {
-  return (nv_pool_leakcheck_enabled() ? 32 : 8) + (nv_pool_hardening_enabled() ? 16 : 0);
+  return (nv_pool_leakcheck_enabled() ? 32 : 8) + (nv_pool_hardening_enabled() ? 8 : 0);
 }
 
 // The back redzone's least size: 16 bytes in hardened builds, none in release.

@@ -177,8 +177,8 @@ static nv_pool_t *run_bug(const char *mode)
     } else if (strcmp(mode, "header") == 0) {
         unsigned char *a = alloc(pool, 13);
         unsigned char *b = alloc(pool, 13);
-        /* header 8 bytes (32 with sites), then a 16-byte front redzone (hardened) */
-        long prefix = (nv_pool_leakcheck_enabled() ? 32 : 8) + (nv_pool_hardening_enabled() ? 16 : 0);
+        /* header 8 bytes (32 with sites), then an 8-byte front redzone (hardened) */
+        long prefix = (nv_pool_leakcheck_enabled() ? 32 : 8) + (nv_pool_hardening_enabled() ? 8 : 0);
         memset(a, 1, 13);
         write_byte(b, -prefix, (unsigned char)(read_byte(b, -prefix) ^ 0xFF)); /* b's tag */
         printf("free of the chunk with a damaged header: %d\n", nv_pool_free(pool, b));

@@ -585,7 +585,7 @@ static char *chunk_limit(nv_pool_chunk_t *chunk, const nv_pool_large_t *large)
 }
 
 #if NV_POOL_HARDENING
-_Static_assert(NV_POOL_FRONT_REDZONE == 16, "the fast paths write the front redzone as two words");
+_Static_assert(NV_POOL_FRONT_REDZONE == 8, "the front redzone is one word");
 /* Per-chunk canary key: the pool secret mixed with the chunk's address (an
  * odd multiplier keeps distinct addresses distinct). */
 static inline uint64_t chunk_key(const nv_pool_t *pool, const void *chunk)
@@ -772,6 +772,19 @@ static unsigned char *freed_find_damage(nv_pool_t *pool, unsigned char *from,
     return bad;
 }
 
+/* The front redzone is one word: the key mixed with the size times an odd
+ * constant (the low 32 bits of a large chunk's size). A size field damaged
+ * in the header then disagrees with a front word that still decodes to a
+ * 32-bit size, while damage to the word itself decodes to a 64-bit value
+ * (all but one in 2^32 of them). The back redzone's canary is the key. */
+#define FRONT_SIZE_MUL 0xd6e8feb86659fd93ull
+#define FRONT_SIZE_MUL_INVERSE 0xcfee444d8b59a89bull
+_Static_assert(FRONT_SIZE_MUL * FRONT_SIZE_MUL_INVERSE == 1, "inverse mod 2^64");
+static ALWAYS_INLINE uint64_t front_sized(size_t size)
+{
+    return (uint64_t)(uint32_t)size * FRONT_SIZE_MUL;
+}
+
 /* Hardened fast-path pieces: word-wise redzones; under ASan the region is
  * unpoisoned around the pool's own access (the fast paths never run under
  * Valgrind: fast_limit is 0 there). */
@@ -780,10 +793,7 @@ static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
 {
     uint64_t key = chunk_key(pool, chunk);
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
-    key ^= size;
-    store_word(user - 16, key);
-    store_word(user - 8, key);
-    key ^= size;
+    store_word(user - 8, key ^ front_sized(size));
     /* Always short: a fast-path chunk's span is exactly live_span(size),
      * so its back redzone is the rounding slack plus one granule. */
     canary_store_short(key, user + size, limit);
@@ -794,13 +804,11 @@ static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
 static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
                                      unsigned char *user, size_t size, unsigned char *limit)
 {
-    uint64_t key = chunk_key(pool, chunk), front0, front1;
+    uint64_t key = chunk_key(pool, chunk), front;
     int ok;
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
-    memcpy(&front0, user - 16, 8);
-    memcpy(&front1, user - 8, 8);
-    ok = ((front0 ^ key ^ size) | (front1 ^ key ^ size)) == 0 &&
-         canary_intact(key, user + size, limit);
+    memcpy(&front, user - 8, 8);
+    ok = (front ^ key ^ front_sized(size)) == 0 && canary_intact(key, user + size, limit);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     asan_poison(user + size, (size_t)(limit - (user + size)));
     return ok;
@@ -835,15 +843,10 @@ static ALWAYS_INLINE int live_guards_intact(const nv_pool_t *pool, nv_pool_chunk
            guards_intact_fast(pool, chunk, user, size, limit);
 }
 
-/* The front redzone: two words of the key mixed with the size (the back
- * redzone's canary is the key alone). A size field damaged in the header
- * then disagrees with a front redzone that still decodes to one size, while
- * damage to the redzone leaves words that disagree or do not decode. */
 static void front_expected(uint64_t key, size_t size, unsigned char out[NV_POOL_FRONT_REDZONE])
 {
-    uint64_t sized = key ^ size;
-    memcpy(out, &sized, 8);
-    memcpy(out + 8, &sized, 8);
+    uint64_t word = key ^ front_sized(size);
+    memcpy(out, &word, 8);
 }
 
 /* Writes both redzones of a live chunk of `size` bytes ending at `limit`. */
@@ -875,11 +878,12 @@ static ALWAYS_INLINE int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *c
 static size_t front_size(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
     unsigned char *user = (unsigned char *)chunk_user(chunk);
-    uint64_t key = chunk_key(pool, chunk), front[2];
-    track_peek(pool, user - NV_POOL_FRONT_REDZONE, front, sizeof front);
-    if (front[0] != front[1] || ((front[0] ^ key) >> 32) != 0)
+    uint64_t key = chunk_key(pool, chunk), front;
+    track_peek(pool, user - NV_POOL_FRONT_REDZONE, &front, sizeof front);
+    front = (front ^ key) * FRONT_SIZE_MUL_INVERSE;
+    if (front >> 32 != 0)
         return SIZE_MAX;
-    return (size_t)(front[0] ^ key);
+    return (size_t)front;
 }
 
 /* Checks both redzones of a live chunk of `size` bytes; reports and returns
@@ -906,8 +910,8 @@ static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, size_t s
     front_expected(chunk_key(pool, chunk), size, front);
     track_open(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     for (i = 0; i < NV_POOL_FRONT_REDZONE && !bad; i++)
-        if (user[i - NV_POOL_FRONT_REDZONE] != front[i])
-            bad = user + i - NV_POOL_FRONT_REDZONE;
+        if ((user - NV_POOL_FRONT_REDZONE)[i] != front[i])
+            bad = user - NV_POOL_FRONT_REDZONE + i;
     track_close(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     if (bad) {
         report(check, chunk, user, NV_POOL_CORRUPT_FRONT_REDZONE, (long)(bad - user),
@@ -2135,7 +2139,7 @@ static void scrub_front(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 #if NV_POOL_HARDENING
     unsigned char *front = (unsigned char *)chunk_user(chunk) - NV_POOL_FRONT_REDZONE;
     track_open(pool, front, NV_POOL_FRONT_REDZONE);
-    freed_store(front, front + NV_POOL_FRONT_REDZONE);
+    store_word(front, FREED_WORD);
     track_close(pool, front, NV_POOL_FRONT_REDZONE);
 #else
     (void)pool;

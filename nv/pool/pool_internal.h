@@ -73,8 +73,9 @@ typedef struct nv_pool_block_s {
 /*
  * A chunk: an 8-byte header, an optional site and front redzone, the
  * caller's bytes, and a back redzone that starts at exactly the requested
- * size. Chunks sit 8 bytes off the 16-byte grid (NV_POOL_CHUNK_OFFSET) so
- * that the user pointer after an 8-byte prefix is 16-aligned.
+ * size. Chunks start where their prefix ends on the 16-byte grid
+ * (NV_POOL_CHUNK_OFFSET): 8 bytes off it when the prefix is 8 (release) or
+ * 40 (hardened with sites), on it when 16 (hardened) or 32.
  *
  *   chunk                                user (16-aligned)
  *   |                                    |
@@ -82,7 +83,7 @@ typedef struct nv_pool_block_s {
  *   +--------+-------------+-------------+------------------+--------------+
  *   | tag    | site        | front       | requested bytes  | back redzone |
  *   | size   | file, func, | redzone     | (caller's data)  | to the chunk |
- *   | 4 + 4  | line        | 16: size-   |                  | end, >= 16   |
+ *   | 4 + 4  | line        | 8: size-    |                  | end, >= 16   |
  *   |        | [leakcheck] | keyed canary|                  | [hardened]   |
  *   +--------+-------------+-------------+------------------+--------------+
  *   <------------ span * 16 bytes, span = live_span(size) ----------------->
@@ -105,7 +106,7 @@ typedef struct nv_pool_block_s {
  *
  * Canary bytes are derived from the pool secret mixed with the chunk's
  * address, so a canary copied from another chunk or pool does not verify;
- * the front redzone's words also carry the requested size, so that a
+ * the front redzone's word also carries the requested size, so that a
  * damaged size field is told apart from a damaged redzone.
  */
 typedef struct nv_pool_chunk_s {
@@ -158,7 +159,7 @@ typedef struct nv_pool_large_s {
 /* The size a block chunk's header cannot hold: marks a large chunk. */
 #define NV_POOL_SIZE_LARGE UINT32_MAX
 #if NV_POOL_HARDENING
-#define NV_POOL_FRONT_REDZONE 16u
+#define NV_POOL_FRONT_REDZONE 8u
 #define NV_POOL_BACK_REDZONE_MIN 16u
 #else
 #define NV_POOL_FRONT_REDZONE 0u
