@@ -487,6 +487,27 @@ TEST_F(HandlerTest, DamagedSizeFieldIsFoundByValidate) {
   EXPECT_EQ(reports_.size(), 0u) << All();
 }
 
+// A size damaged within its chunk (13 -> 15: the same span, the back
+// redzone check would start two canary bytes later and pass) disagrees with
+// the size the front redzone carries: reported as a damaged header, and the
+// chunk leaves the counts.
+TEST_F(HandlerTest, SizeDamagedWithinTheChunkIsAHeaderReport) {
+  nvtest::PoolPtr pool = Make();
+  unsigned char *a = Alloc(pool.get(), 13);
+  unsigned char *b = Alloc(pool.get(), 13);
+  ASSERT_TRUE(a && b);
+  volatile unsigned char *size_low = a - Prefix() + 4;  // the header's size field
+  *size_low = static_cast<unsigned char>(*size_low ^ 0x02);
+  EXPECT_NE(nv_pool_free(pool.get(), a), NV_OK);
+  ASSERT_EQ(reports_.size(), 1u) << All();
+  EXPECT_EQ(reports_[0].kind, NV_POOL_CORRUPT_HEADER);
+  EXPECT_EQ(reports_[0].chunk, a);
+  EXPECT_EQ(nv_pool_get_used(pool.get()), 13u) << "only b is live";
+  log_.Clear();
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+  EXPECT_EQ(nv_pool_free(pool.get(), b), NV_OK);
+}
+
 // Contract §8: "Writes into space released by nv_pool_reset or never handed
 // out are left to ASan and Valgrind." Freeing the last chunk of a block gives
 // its space back to the block's tail (never handed out since), so a write

@@ -734,6 +734,56 @@ TEST_F(AllocTest, ZeroClearZeroesEveryByteHandedOut) {
   ExpectNoErrorLogged("zero_clear");
 }
 
+// A realloc that has to move takes half as much again as the old size, and
+// keeps what the new size does not use as a reserve behind the chunk (a
+// chunk of its own, on no list): the next growths stay in place, a shrink
+// gives the reserve back, and a free takes it along. Only in pools without
+// a cap (max_size 0): a capped pool must not refuse a request that fits.
+TEST_F(AllocTest, AMovedReallocGrowsInPlaceIntoItsReserve) {
+  nv_pool_config_t config = nvtest::DefaultConfig();
+  config.max_size = 0;
+  PoolPtr pool = nvtest::Make(config);
+  ASSERT_NE(pool, nullptr);
+  auto *p = static_cast<unsigned char *>(nv_pool_alloc(pool.get(), 100));
+  void *blocker = nv_pool_alloc(pool.get(), 8);  // p is not the block's last chunk
+  ASSERT_TRUE(p && blocker);
+  nvtest::FillPattern(p, 100, 3);
+  auto *q = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), p, 120));
+  ASSERT_NE(q, nullptr);
+  ASSERT_NE(q, p) << "p could not grow in place";
+  void *after = nv_pool_alloc(pool.get(), 8);  // q is not the last chunk either
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << "chunk and reserve walk cleanly";
+  const size_t free_with_reserve = nv_pool_get_free(pool.get());
+  // 120 -> 150 (the reserve: 100 + 100 / 2) stays in place, in steps.
+  for (size_t n : {121u, 128u, 149u, 150u}) {
+    unsigned char *r = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), q, n));
+    ASSERT_EQ(r, q) << "grown to " << n << " within the reserve";
+    EXPECT_EQ(nvtest::FirstPatternMismatch(r, 100, 3), 100u);
+    EXPECT_EQ(nv_pool_get_used(pool.get()), 16u + n);
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << n;
+  }
+  EXPECT_EQ(nv_pool_get_free(pool.get()), free_with_reserve) << "the reserve is not free space";
+  // Shrinking gives the rest back as free space.
+  ASSERT_EQ(nv_pool_realloc(pool.get(), q, 20), q);
+  EXPECT_GT(nv_pool_get_free(pool.get()), free_with_reserve);
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+  // A fresh move with a reserve, then a free: the freed chunk spans the
+  // reserve too, so a request of the whole size takes it back.
+  auto *m0 = static_cast<unsigned char *>(nv_pool_alloc(pool.get(), 400));
+  void *blocker2 = nv_pool_alloc(pool.get(), 8);
+  ASSERT_TRUE(m0 && blocker2);
+  auto *m = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), m0, 500));  // up to 600
+  ASSERT_NE(m, nullptr);
+  ASSERT_NE(m, m0);
+  void *blocker3 = nv_pool_alloc(pool.get(), 8);
+  ASSERT_NE(blocker3, nullptr);
+  ASSERT_EQ(nv_pool_free(pool.get(), m), NV_OK);
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+  EXPECT_EQ(nv_pool_alloc(pool.get(), 600), m) << "chunk and reserve came back as one chunk";
+  ExpectNoErrorLogged("reserve");
+}
+
 TEST_F(AllocTest, ZeroClearReallocGrownTailReadsZero) {
   nv_pool_config_t config = nvtest::DefaultConfig();
   config.zero_clear = 1;

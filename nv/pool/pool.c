@@ -2522,7 +2522,8 @@ static int slot_free(nv_pool_t *pool, void *ptr)
     unsigned char *limit, *top;
     uint32_t tag, span, live;
     size_t size;
-    if (((uintptr_t)ptr & (NV_POOL_ALIGNMENT - 1)) != 0 || (uintptr_t)ptr < NV_POOL_PREFIX)
+    /* At or below the prefix, the chunk's address would be null or wrap. */
+    if (((uintptr_t)ptr & (NV_POOL_ALIGNMENT - 1)) != 0 || (uintptr_t)ptr <= NV_POOL_PREFIX)
         return 0;
     slot = slot_enter(pool);
     if (!slot)
