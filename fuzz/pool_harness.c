@@ -1683,7 +1683,8 @@ static void corrupt_live(slot_t *s, unsigned k, unsigned v, unsigned x)
     d.requested = s->size;
     check_contents(s, 1, "before corrupting");
     if ((x & 3u) == 2u) {
-        size_t start = v % NV_POOL_FRONT_REDZONE; /* into the front redzone */
+        /* into the front redzone (hardened builds; no damage is made without) */
+        size_t start = v % (NV_POOL_FRONT_REDZONE ? NV_POOL_FRONT_REDZONE : 1u);
         d.kind = NV_POOL_CORRUPT_FRONT_REDZONE;
         d.at = s->p - NV_POOL_FRONT_REDZONE + start;
         d.length = want < NV_POOL_FRONT_REDZONE - start ? want : NV_POOL_FRONT_REDZONE - start;

@@ -768,19 +768,22 @@ TEST_F(AllocTest, AMovedReallocGrowsInPlaceIntoItsReserve) {
   ASSERT_EQ(nv_pool_realloc(pool.get(), q, 20), q);
   EXPECT_GT(nv_pool_get_free(pool.get()), free_with_reserve);
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
-  // A fresh move with a reserve, then a free: the freed chunk spans the
-  // reserve too, so a request of the whole size takes it back.
-  auto *m0 = static_cast<unsigned char *>(nv_pool_alloc(pool.get(), 400));
-  void *blocker2 = nv_pool_alloc(pool.get(), 8);
+  // A move with a reserve in a fresh pool (every chunk carved in order),
+  // then a free: the freed chunk spans the reserve too, so a request of the
+  // whole size takes it back.
+  PoolPtr fresh = nvtest::Make(config);
+  ASSERT_NE(fresh, nullptr);
+  auto *m0 = static_cast<unsigned char *>(nv_pool_alloc(fresh.get(), 400));
+  void *blocker2 = nv_pool_alloc(fresh.get(), 8);
   ASSERT_TRUE(m0 && blocker2);
-  auto *m = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), m0, 500));  // up to 600
+  auto *m = static_cast<unsigned char *>(nv_pool_realloc(fresh.get(), m0, 500));  // up to 600
   ASSERT_NE(m, nullptr);
   ASSERT_NE(m, m0);
-  void *blocker3 = nv_pool_alloc(pool.get(), 8);
+  void *blocker3 = nv_pool_alloc(fresh.get(), 8);
   ASSERT_NE(blocker3, nullptr);
-  ASSERT_EQ(nv_pool_free(pool.get(), m), NV_OK);
-  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
-  EXPECT_EQ(nv_pool_alloc(pool.get(), 600), m) << "chunk and reserve came back as one chunk";
+  ASSERT_EQ(nv_pool_free(fresh.get(), m), NV_OK);
+  EXPECT_EQ(nv_pool_validate_count(fresh.get()), 0u);
+  EXPECT_EQ(nv_pool_alloc(fresh.get(), 600), m) << "chunk and reserve came back as one chunk";
   ExpectNoErrorLogged("reserve");
 }
 

@@ -2835,13 +2835,21 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
     nv_pool_t *pool = check->pool;
     char *at = block->start;
     char *top = block_top(pool, block);
+    /* A damaged size sends the walk into the middle of a chunk: bytes the
+     * tools may hold undefined or poisoned until the tag is checked. */
+    int watched = NV_POOL_ASAN || NV_TRACK_VG(pool);
     while (at < top) {
         nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-        uint32_t tag = chunk->tag, span = 0;
+        uint32_t header[2], tag, span = 0;
+        if (UNLIKELY(watched))
+            track_peek(pool, chunk, header, sizeof header);
+        else
+            memcpy(header, chunk, sizeof header);
+        tag = header[0];
         if (tag_is_live(pool, tag))
-            span = live_span(chunk->u.requested);
+            span = live_span(header[1]);
         else if (tag == pool->free_tag || tag == pool->reserve_tag || tag == pool->quarantine_tag)
-            span = chunk->u.span;
+            span = header[1];
         if (span == 0 || span_bytes(span) > (size_t)(top - at)) {
             report(check, NULL, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
                    -(long)NV_POOL_PREFIX,
