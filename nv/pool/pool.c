@@ -42,9 +42,9 @@ _Static_assert(NV_POOL_EXACT_BINS == 64, "exact_mask has one bit per exact bin")
 _Static_assert(NV_POOL_FAST_MAX > 256, "fast path covers small requests");
 
 #define BLOCK_HEADER_BYTES ((size_t)64) /* nv_pool_block_t, rounded up */
-/* The smallest block: its header and one chunk of one byte. */
+/* The smallest block: its header and one chunk of one byte, in granules. */
 #define BLOCK_MIN_BYTES \
-    (BLOCK_HEADER_BYTES + NV_POOL_CHUNK_OFFSET + span_bytes(live_span(1)))
+    round_up16(BLOCK_HEADER_BYTES + NV_POOL_CHUNK_OFFSET + span_bytes(live_span(1)))
 #define LARGE_NODE_BYTES ((size_t)48)   /* nv_pool_large_t, rounded up */
 _Static_assert(sizeof(nv_pool_large_t) <= LARGE_NODE_BYTES, "large node fits");
 /* Room for a large chunk's prefix: the user pointer is 16-aligned. */

@@ -113,7 +113,7 @@ typedef struct nv_pool_stats_s {
     size_t live_allocations; /* allocations not yet freed */
     size_t blocks;         /* normal blocks held */
     size_t large_allocations; /* large allocations held */
-    size_t overhead;       /* bytes held but neither requested nor free: headers, redzones, padding, bookkeeping */
+    size_t overhead;       /* bytes held but neither requested nor free: headers, redzones, padding, realloc reserves, bookkeeping */
     double fragmentation;  /* free bytes outside the largest free extent / all free bytes; 0 when nothing is free */
     /* counters (stats on only) */
     uint64_t allocations;  /* successful alloc/calloc/align calls (and realloc of NULL) */
@@ -162,7 +162,9 @@ void *nv_pool_calloc(nv_pool_t *pool, size_t nmemb, size_t size);
 
 /* realloc(NULL, n) = alloc(n); realloc(p, 0) frees p and returns NULL.
  * Otherwise returns a pointer holding the first min(old, new) bytes of p;
- * shrinking, and growing the last chunk of a block with room, happen in
+ * shrinking, growing the last chunk of a block with room, and growing into
+ * the reserve a moved chunk keeps behind it (auto-extending pools without
+ * max_size: room for half as much again as the old size) happen in
  * place. On failure returns NULL and p stays valid and unchanged. A p that is
  * not a live allocation of this pool gives NULL and a log line. The result is
  * aligned to NV_POOL_ALIGNMENT only: a moved chunk loses a larger alignment
