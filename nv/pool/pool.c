@@ -843,6 +843,7 @@ static ALWAYS_INLINE int live_guards_intact(const nv_pool_t *pool, nv_pool_chunk
            guards_intact_fast(pool, chunk, user, size, limit);
 }
 
+/* The front redzone's bytes for a chunk of `size` bytes under `key`. */
 static void front_expected(uint64_t key, size_t size, unsigned char out[NV_POOL_FRONT_REDZONE])
 {
     uint64_t word = key ^ front_sized(size);
