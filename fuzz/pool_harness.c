@@ -1580,11 +1580,17 @@ static FUZZ_NO_ASAN size_t free_bodies(free_body_t *out, size_t max)
         char *at = block->start;
         while (at < top && n < max) {
             nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-            /* A live chunk's span follows from its size; others store it. */
-            int live = chunk->tag == pool->live_tag || chunk->tag == pool->growing_tag;
-            size_t bytes = live ? (chunk->u.requested + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN +
-                                   NV_POOL_GRANULE - 1) &
-                                      ~(size_t)(NV_POOL_GRANULE - 1)
+            /* A live chunk's span follows from its size and, growing, from
+             * the reserve in its tag's top byte; other chunks store it. */
+            uint32_t growth = chunk->tag ^ pool->growing_tag;
+            int growing = (growth & ((1u << NV_POOL_TAG_RESERVE_SHIFT) - 1u)) == 0;
+            int live = chunk->tag == pool->live_tag || growing;
+            size_t bytes = live ? ((chunk->u.requested + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN +
+                                    NV_POOL_GRANULE - 1) &
+                                   ~(size_t)(NV_POOL_GRANULE - 1)) +
+                                      (growing ? (size_t)(growth >> NV_POOL_TAG_RESERVE_SHIFT) *
+                                                     NV_POOL_GRANULE
+                                               : 0)
                                 : (size_t)chunk->u.span * NV_POOL_GRANULE;
             if (bytes == 0 || bytes > (size_t)(top - at))
                 fail("harness: cannot walk a block of a pool that validates clean");

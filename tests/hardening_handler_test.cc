@@ -508,6 +508,32 @@ TEST_F(HandlerTest, SizeDamagedWithinTheChunkIsAHeaderReport) {
   EXPECT_EQ(nv_pool_free(pool.get(), b), NV_OK);
 }
 
+// A realloc that had to move keeps a reserve behind the back redzone, filled
+// with the freed pattern: a write that skips the redzone and lands there is
+// found by validate, as back-redzone damage at its offset.
+TEST_F(HandlerTest, WriteIntoAReserveIsFoundByValidate) {
+  nvtest::PoolPtr pool = Make();
+  unsigned char *p = Alloc(pool.get(), 400);
+  unsigned char *blocker = Alloc(pool.get(), 8);
+  ASSERT_TRUE(p && blocker);
+  auto *q = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), p, 500));  // room for 600
+  ASSERT_NE(q, nullptr);
+  ASSERT_NE(q, p);
+  log_.Clear();
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+  SilentFlip(q, 580, 581);  // past the back redzone of 500 bytes, inside the reserve
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 1u);
+  EXPECT_NE(log_.ErrorText().find("back redzone (overflow) damaged"), std::string::npos)
+      << log_.ErrorText();
+  EXPECT_NE(log_.ErrorText().find("first bad byte at offset 580"), std::string::npos)
+      << log_.ErrorText();
+  SilentFlip(q, 580, 581);
+  log_.Clear();
+  EXPECT_EQ(nv_pool_realloc(pool.get(), q, 600), q) << "grows in place into the reserve";
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+  EXPECT_EQ(reports_.size(), 0u) << All();
+}
+
 // Contract §8: "Writes into space released by nv_pool_reset or never handed
 // out are left to ASan and Valgrind." Freeing the last chunk of a block gives
 // its space back to the block's tail (never handed out since), so a write

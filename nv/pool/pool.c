@@ -113,17 +113,41 @@ static uint32_t request_span(size_t size)
     return live_span(size);
 }
 
-/* Live: a chunk the caller holds (growing: with its reserve behind it). */
+/* A growing chunk's tag is growing_tag with its reserve, in granules, in the
+ * top byte (NV_POOL_TAG_RESERVE_SHIFT); the other tags differ from
+ * growing_tag in the low 24 bits. */
+#define TAG_KEY_MASK ((1u << NV_POOL_TAG_RESERVE_SHIFT) - 1u)
+
+/* Live: a chunk the caller holds (growing: with a reserve behind its size). */
 static inline int tag_is_live(const nv_pool_t *pool, uint32_t tag)
 {
-    return tag == pool->live_tag || tag == pool->growing_tag;
+    return tag == pool->live_tag || ((tag ^ pool->growing_tag) & TAG_KEY_MASK) == 0;
 }
 
-/* Granules of a block chunk whose tag was checked: a live chunk's follows
- * from its size, any other chunk's is in its header. */
+/* Granules a live chunk holds past live_span(size): its reserve. */
+static inline uint32_t tag_reserve(const nv_pool_t *pool, uint32_t tag)
+{
+    return tag == pool->live_tag ? 0 : (tag ^ pool->growing_tag) >> NV_POOL_TAG_RESERVE_SHIFT;
+}
+
+/* The tag of a live chunk with `reserve` granules of reserve (at most
+ * NV_POOL_RESERVE_MAX). */
+static inline uint32_t live_tag_with(const nv_pool_t *pool, uint32_t reserve)
+{
+    return reserve ? pool->growing_tag ^ (reserve << NV_POOL_TAG_RESERVE_SHIFT) : pool->live_tag;
+}
+
+/* Granules of a live block chunk: from its size and its tag. */
+static inline uint32_t live_chunk_span(const nv_pool_t *pool, const nv_pool_chunk_t *chunk)
+{
+    return live_span(chunk->u.requested) + tag_reserve(pool, chunk->tag);
+}
+
+/* Granules of a block chunk whose tag was checked: a live chunk's follow
+ * from its size and tag, any other chunk's are in its header. */
 static inline uint32_t chunk_span(const nv_pool_t *pool, const nv_pool_chunk_t *chunk)
 {
-    return tag_is_live(pool, chunk->tag) ? live_span(chunk->u.requested) : chunk->u.span;
+    return tag_is_live(pool, chunk->tag) ? live_chunk_span(pool, chunk) : chunk->u.span;
 }
 
 static nv_pool_large_t *large_find(const nv_pool_t *pool, const void *user);
@@ -575,8 +599,9 @@ static inline void pool_leave(nv_pool_t *pool, void *previous)
 /* Canaries and fill patterns (hardened builds)                             */
 /* ======================================================================== */
 
-/* End of the memory a live chunk owns: its span in a block, its allocation
- * if large. */
+/* Where a live chunk's back redzone ends: at live_span(size) in a block
+ * (a growing chunk's reserve follows, holding the freed pattern), at the
+ * end of its allocation if large. */
 static char *chunk_limit(nv_pool_chunk_t *chunk, const nv_pool_large_t *large)
 {
     if (large)
@@ -944,6 +969,21 @@ static int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
     return 1;
 }
 
+/* A growing chunk's reserve must still hold the freed pattern. */
+static int check_reserve(checker_t *check, nv_pool_chunk_t *chunk)
+{
+    unsigned char *from = (unsigned char *)chunk_limit(chunk, NULL);
+    unsigned char *to = from + span_bytes(tag_reserve(check->pool, chunk->tag));
+    unsigned char *bad = from < to ? freed_find_damage(check->pool, from, to) : NULL;
+    if (bad) {
+        unsigned char *user = (unsigned char *)chunk_user(chunk);
+        report(check, chunk, user, NV_POOL_CORRUPT_BACK_REDZONE, (long)(bad - user),
+               "a write past the back redzone, into the chunk's reserve (overflow)");
+        return 0;
+    }
+    return 1;
+}
+
 /* Does the front redzone before `user` verify? Tells a damaged header apart
  * from a pointer that never was a chunk, so it only peeks. */
 static int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
@@ -983,6 +1023,12 @@ static inline size_t front_size(nv_pool_t *pool, nv_pool_chunk_t *chunk)
     return SIZE_MAX;
 }
 static inline int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
+{
+    (void)check;
+    (void)chunk;
+    return 1;
+}
+static inline int check_reserve(checker_t *check, nv_pool_chunk_t *chunk)
 {
     (void)check;
     (void)chunk;
@@ -1631,24 +1677,26 @@ static ALWAYS_INLINE void set_site(nv_pool_chunk_t *chunk, const site_t *site)
 
 /* Makes a block chunk of `span` granules (from a list or fresh space) live
  * with `size` bytes: header and counts. Granules past live_span(size), a
- * moved realloc's room to grow, become its reserve chunk, and the chunk is
- * tagged growing. Returns the end of the live chunk. */
+ * moved realloc's room to grow, stay in the chunk as its reserve (recorded
+ * in the tag, at most NV_POOL_RESERVE_MAX; any more becomes a free chunk),
+ * holding the freed pattern. Returns where the back redzone ends. */
 static char *make_live(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span, size_t size)
 {
-    uint32_t exact = live_span(size);
-    char *limit = (char *)chunk + span_bytes(exact);
-    track_header(pool, chunk);
-    if (span > exact) {
-        nv_pool_chunk_t *reserve = put_header(pool, limit, pool->reserve_tag, span - exact);
-        fill_chunk(pool, reserve, span - exact);
-        chunk->tag = pool->growing_tag;
-    } else {
-        chunk->tag = pool->live_tag;
+    uint32_t exact = live_span(size), reserve = span - exact;
+    if (reserve > NV_POOL_RESERVE_MAX) {
+        make_free_chunk(pool, (char *)chunk + span_bytes(exact + NV_POOL_RESERVE_MAX),
+                        reserve - NV_POOL_RESERVE_MAX);
+        reserve = NV_POOL_RESERVE_MAX;
     }
+    if (reserve)
+        fill_freed(pool, (unsigned char *)chunk + span_bytes(exact),
+                   (unsigned char *)chunk + span_bytes(exact + reserve));
+    track_header(pool, chunk);
+    chunk->tag = live_tag_with(pool, reserve);
     chunk->u.requested = (uint32_t)size;
     pool->used += size;
     pool->live_count++;
-    return limit;
+    return (char *)chunk + span_bytes(exact);
 }
 
 /* Completes a live chunk of `size` bytes ending at `limit` whose header is
@@ -2019,10 +2067,11 @@ static void recount(nv_pool_t *pool);
 static void quarantine_header(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
     size_t size = front_size(pool, chunk);
+    uint32_t reserve = tag_is_live(pool, chunk->tag) ? tag_reserve(pool, chunk->tag) : 0;
     if (size == SIZE_MAX)
         size = chunk->u.requested;
     chunk->tag = pool->quarantine_tag;
-    chunk->u.span = live_span(size);
+    chunk->u.span = live_span(size) + reserve;
 }
 
 /* What a pointer handed to free/realloc turned out to be. */
@@ -2067,7 +2116,8 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
         /* Until the tag matches, `chunk` may be any bytes of the block. */
         track_peek(pool, chunk, &seen, sizeof seen);
         if (tag_is_live(pool, seen.tag)) {
-            if (span_bytes(live_span(seen.requested)) > (size_t)(top - (char *)chunk)) {
+            if (span_bytes(live_span(seen.requested) + tag_reserve(pool, seen.tag)) >
+                (size_t)(top - (char *)chunk)) {
                 /* A live tag with a size that cannot fit: the size field
                  * was overwritten. Trusting it would corrupt `used` or read
                  * past the chunk. */
@@ -2148,17 +2198,6 @@ static void scrub_front(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 #endif
 }
 
-/* Granules of a growing chunk's reserve (0 for any other live chunk): the
- * chunk after it, if it carries the reserve tag. */
-static uint32_t reserve_span(nv_pool_t *pool, nv_pool_chunk_t *chunk)
-{
-    nv_pool_chunk_t *reserve;
-    if (chunk->tag != pool->growing_tag)
-        return 0;
-    reserve = (nv_pool_chunk_t *)((char *)chunk + span_bytes(live_span(chunk->u.requested)));
-    return reserve->tag == pool->reserve_tag ? reserve->u.span : 0;
-}
-
 static inline void forget_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
     chunk->tag = 0;
@@ -2184,7 +2223,7 @@ static void release_chunk(nv_pool_t *pool, const owner_t *owner)
     }
     pool->used -= chunk->u.requested;
     pool->live_count--;
-    span = live_span(chunk->u.requested) + reserve_span(pool, chunk);
+    span = live_chunk_span(pool, chunk);
     track_chunk_free(pool, user, span_bytes(span) - NV_POOL_PREFIX);
     if ((char *)chunk + span_bytes(span) == block_top(pool, owner->block)) {
         /* The last chunk of its block: the space simply returns to the tail. */
@@ -2642,8 +2681,8 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
         limit = (char *)large->base + large->size;
     } else {
         uint32_t span = request_span(size);
-        /* What the chunk holds now: itself and its reserve. */
-        uint32_t have = live_span(old) + reserve_span(pool, chunk);
+        /* What the chunk holds now, reserve included. */
+        uint32_t have = live_chunk_span(pool, chunk);
         char *end = (char *)chunk + span_bytes(have);
         char *top = block_top(pool, owner->block);
         if (span == 0)
@@ -2664,16 +2703,12 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
             }
             have = span;
         }
-        limit = (char *)chunk + span_bytes(span);
-        if (have > span) {
-            /* Growing within the reserve keeps the rest of it. Its bytes
-             * past the new header were reserve content already. */
-            (void)put_header(pool, limit, pool->reserve_tag, have - span);
-            chunk->tag = pool->growing_tag;
-        } else {
-            chunk->tag = pool->live_tag;
-        }
+        /* Growing within the reserve keeps the rest of it, still holding
+         * the freed pattern (at most NV_POOL_RESERVE_MAX granules: a
+         * shrink gave back anything more). */
+        chunk->tag = live_tag_with(pool, have - span);
         chunk->u.requested = (uint32_t)size;
+        limit = (char *)chunk + span_bytes(span);
     }
     note_peak(pool);
     pool->used = pool->used - old + size;
@@ -2848,8 +2883,8 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
             memcpy(header, chunk, sizeof header);
         tag = header[0];
         if (tag_is_live(pool, tag))
-            span = live_span(header[1]);
-        else if (tag == pool->free_tag || tag == pool->reserve_tag || tag == pool->quarantine_tag)
+            span = live_span(header[1]) + tag_reserve(pool, tag);
+        else if (tag == pool->free_tag || tag == pool->quarantine_tag)
             span = header[1];
         if (span == 0 || span_bytes(span) > (size_t)(top - at)) {
             report(check, NULL, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
@@ -2949,29 +2984,29 @@ static uint64_t random_secret(const void *salt)
     return secret;
 }
 
-/* Derives this epoch's chunk tags: distinct, odd (so never 0), unguessable. */
+/* Derives this epoch's chunk tags: odd (so never 0), unguessable, and
+ * distinct in their low 24 bits, which alone identify a growing chunk (its
+ * top byte holds its reserve). */
 static void set_epoch_tags(nv_pool_t *pool)
 {
     uint64_t a = mix64(pool->secret + 0x632be59bd9b4e019ull * (pool->epoch + 1));
-    uint64_t b = mix64(a), c = mix64(b);
-    uint32_t *tags[5];
+    uint64_t b = mix64(a);
+    uint32_t *tags[4];
     unsigned i, j;
     /* Canaries change with the epoch too: a stale front redzone from before
      * a reset must not make garbage look like a damaged live chunk. */
     pool->canary_secret = mix64(b ^ pool->secret);
-    tags[0] = &pool->live_tag;
-    tags[1] = &pool->free_tag;
-    tags[2] = &pool->quarantine_tag;
-    tags[3] = &pool->growing_tag;
-    tags[4] = &pool->reserve_tag;
+    tags[0] = &pool->growing_tag;
+    tags[1] = &pool->live_tag;
+    tags[2] = &pool->free_tag;
+    tags[3] = &pool->quarantine_tag;
     *tags[0] = (uint32_t)a | 1u;
     *tags[1] = (uint32_t)(a >> 32) | 1u;
     *tags[2] = (uint32_t)b | 1u;
     *tags[3] = (uint32_t)(b >> 32) | 1u;
-    *tags[4] = (uint32_t)c | 1u;
-    for (i = 1; i < 5; i++)
+    for (i = 1; i < 4; i++)
         for (j = 0; j < i; j++)
-            if (*tags[i] == *tags[j]) {
+            if (((*tags[i] ^ *tags[j]) & TAG_KEY_MASK) == 0) {
                 *tags[i] += 2u;
                 j = (unsigned)-1; /* compare with all again */
             }
@@ -3689,11 +3724,9 @@ static int tally_visitor(nv_pool_t *pool, nv_pool_block_t *block, nv_pool_chunk_
         tally->used += chunk->u.requested;
         tally->live++;
         check_chunk_guards(tally->check, chunk, chunk->u.requested, chunk_limit(chunk, NULL));
-        if (chunk->tag == pool->growing_tag && reserve_span(pool, chunk) == 0)
-            report(tally->check, chunk, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
-                   -(long)NV_POOL_PREFIX, "the reserve behind a growing chunk was overwritten");
-    } else if (chunk->tag == pool->free_tag || chunk->tag == pool->reserve_tag) {
-        tally->free_chunks += chunk->tag == pool->free_tag;
+        check_reserve(tally->check, chunk);
+    } else if (chunk->tag == pool->free_tag) {
+        tally->free_chunks++;
         check_freed_chunk(tally->check, chunk);
     }
     return 1;

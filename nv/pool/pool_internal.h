@@ -86,23 +86,25 @@ typedef struct nv_pool_block_s {
  *   | 4 + 4  | line        | 8: size-    |                  | end, >= 16   |
  *   |        | [leakcheck] | keyed canary|                  | [hardened]   |
  *   +--------+-------------+-------------+------------------+--------------+
- *   <------------ span * 16 bytes, span = live_span(size) ----------------->
+ *   <------- span * 16 bytes, span = live_span(size) + reserve ------------>
  *
  * tag: the chunk's state, keyed with the pool's secret and reset epoch, so a
  * stale or forged header does not pass for a live one.
  * u: a live chunk's requested size; the span of any other chunk. A live
- * chunk's span is not stored: it is always live_span(size), the least that
- * holds the prefix, the size and the back redzone (pool.c keeps it so).
+ * chunk's span is not stored: it is live_span(size), the least that holds
+ * the prefix, the size and the back redzone, plus its reserve.
  *
- * Other states, each with its own tag:
+ * The states, each with its own tag:
+ *   live        reserve 0;
+ *   growing     live, with a reserve of 1-255 granules that a realloc which
+ *               had to move kept for the chunk to grow into in place: the
+ *               tag is growing_tag XOR (reserve << 24), so free and realloc
+ *               learn the span from the header alone; the reserve follows
+ *               the back redzone and holds NV_POOL_FILL_FREED (hardened);
  *   free        u.span, then next_free: on a free list (or padding, too small
- *               for one byte: on no list);
- *   growing     a live chunk directly followed by its reserve;
- *   reserve     u.span: room a moved realloc kept behind its chunk to grow
- *               into; on no list, freed with its chunk;
+ *               for one byte: on no list); bytes after the first 16 hold
+ *               NV_POOL_FILL_FREED (hardened builds);
  *   quarantine  u.span: damaged, never reused.
- * A free or reserve chunk's bytes after its first 16 hold
- * NV_POOL_FILL_FREED (hardened builds).
  *
  * Canary bytes are derived from the pool secret mixed with the chunk's
  * address, so a canary copied from another chunk or pool does not verify;
@@ -169,6 +171,10 @@ typedef struct nv_pool_large_s {
 #define NV_POOL_PREFIX (NV_POOL_HEADER_BYTES + NV_POOL_FRONT_REDZONE)
 /* Where chunks start relative to the 16-byte grid: user pointers land on it. */
 #define NV_POOL_CHUNK_OFFSET ((NV_POOL_GRANULE - NV_POOL_PREFIX % NV_POOL_GRANULE) % NV_POOL_GRANULE)
+
+/* A growing chunk's tag carries its reserve (granules) in its top byte. */
+#define NV_POOL_TAG_RESERVE_SHIFT 24u
+#define NV_POOL_RESERVE_MAX 255u
 
 /* Named fill bytes. */
 #define NV_POOL_FILL_FREED 0xDFu /* freed chunk contents (hardened) */
@@ -237,8 +243,7 @@ struct nv_pool_s {
     uint32_t range_mask;
     nv_pool_chunk_t *range_bins[NV_POOL_RANGE_BINS];
     uint32_t quarantine_tag; /* damaged chunks: never reused */
-    uint32_t growing_tag;    /* live chunks followed by their reserve */
-    uint32_t reserve_tag;    /* the room behind a growing chunk */
+    uint32_t growing_tag;    /* live chunks with a reserve: XOR the reserve << 24 */
     uint32_t epoch;          /* bumped by every reset */
     uint64_t secret;         /* from the system's random source */
     uint64_t canary_secret;  /* secret mixed with the epoch: keys the canaries */
