@@ -1283,7 +1283,7 @@ static ALWAYS_INLINE nv_pool_chunk_t *put_header(nv_pool_t *pool, char *at, uint
     return chunk;
 }
 
-/* Fills a free or reserve chunk's bytes after its header (hardened). */
+/* Fills a free chunk's bytes after its header and link (hardened). */
 static inline void fill_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span)
 {
     if (span_bytes(span) > NV_POOL_FREE_HEADER_BYTES)

@@ -163,7 +163,7 @@ void *nv_pool_calloc(nv_pool_t *pool, size_t nmemb, size_t size);
 /* realloc(NULL, n) = alloc(n); realloc(p, 0) frees p and returns NULL.
  * Otherwise returns a pointer holding the first min(old, new) bytes of p;
  * shrinking, growing the last chunk of a block with room, and growing into
- * the reserve a moved chunk keeps behind it (auto-extending pools without
+ * the reserve a moved chunk keeps (auto-extending pools without
  * max_size: room for half as much again as the old size) happen in
  * place. On failure returns NULL and p stays valid and unchanged. A p that is
  * not a live allocation of this pool gives NULL and a log line. The result is
