@@ -2876,16 +2876,22 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
     int watched = NV_POOL_ASAN || NV_TRACK_VG(pool);
     while (at < top) {
         nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-        uint32_t header[2], tag, span = 0;
-        if (UNLIKELY(watched))
+        uint32_t tag, word, span = 0;
+        if (UNLIKELY(watched)) {
+            uint32_t header[2];
             track_peek(pool, chunk, header, sizeof header);
-        else
-            memcpy(header, chunk, sizeof header);
-        tag = header[0];
+            tag = header[0];
+            word = header[1];
+        } else {
+            /* Two loads, not one copied through memory: reading half of a
+             * stored word back made every step wait (store forwarding). */
+            tag = chunk->tag;
+            word = chunk->u.requested;
+        }
         if (tag_is_live(pool, tag))
-            span = live_span(header[1]) + tag_reserve(pool, tag);
+            span = live_span(word) + tag_reserve(pool, tag);
         else if (tag == pool->free_tag || tag == pool->quarantine_tag)
-            span = header[1];
+            span = word;
         if (span == 0 || span_bytes(span) > (size_t)(top - at)) {
             report(check, NULL, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
                    -(long)NV_POOL_PREFIX,
