@@ -46,6 +46,15 @@ NO_ASAN void SilentFlip(void *base, long from, long to) {
   VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n);
 }
 
+// Writes `value` over p[from, to), unseen by the tools like SilentFlip.
+NO_ASAN void SilentSet(void *base, long from, long to, unsigned char value) {
+  volatile unsigned char *p = static_cast<volatile unsigned char *>(base) + from;
+  const size_t n = static_cast<size_t>(to - from);
+  VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n);
+  for (size_t i = 0; i < n; i++) p[i] = value;
+  VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n);
+}
+
 // Every field of a report, copied (the strings outlive the call).
 struct Seen {
   std::string pool_name;
@@ -461,8 +470,8 @@ TEST_F(HandlerTest, OverflowIntoTheNextChunk) {
 }
 
 // A damaged size field in a live header: nv_pool_validate notices (as a
-// header whose size does not fit its chunk, or as redzone damage when the
-// size shrank). Free does not: see library bug 1 at the end of this file.
+// header whose size does not fit the block, or one the front redzone does
+// not vouch for). Free reports it too: see library bug 1 at the end.
 TEST_F(HandlerTest, DamagedSizeFieldIsFoundByValidate) {
   for (size_t size : {13u, 4096u, 100000u}) {
     for (long byte : {4L, 7L}) {  // low and high byte of the 4-byte size
@@ -532,6 +541,68 @@ TEST_F(HandlerTest, WriteIntoAReserveIsFoundByValidate) {
   EXPECT_EQ(nv_pool_realloc(pool.get(), q, 600), q) << "grows in place into the reserve";
   EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
   EXPECT_EQ(reports_.size(), 0u) << All();
+}
+
+// The reserve lives in the top byte of a growing chunk's tag, and the front
+// redzone vouches for it: a damaged reserve is a damaged header, never a
+// free that hands the neighbour's memory back (under ASan, the checks must
+// not touch the neighbour either: it is written afterwards).
+TEST_F(HandlerTest, DamagedReserveInTheTagIsAHeaderReport) {
+  for (unsigned char flip : {0x01, 0x08, 0x80}) {
+    SCOPED_TRACE(static_cast<int>(flip));
+    reports_.clear();
+    nvtest::PoolPtr pool = Make();
+    unsigned char *p = Alloc(pool.get(), 400);
+    unsigned char *x = Alloc(pool.get(), 8);
+    ASSERT_TRUE(p && x);
+    auto *q = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), p, 500));
+    ASSERT_NE(q, nullptr);
+    ASSERT_NE(q, p);
+    unsigned char *n = Alloc(pool.get(), 16);  // right after q's reserve
+    ASSERT_NE(n, nullptr);
+    std::memset(n, 0x6E, 16);
+    volatile unsigned char *reserve = q - Prefix() + 3;  // the tag's top byte
+    *reserve = static_cast<unsigned char>(*reserve ^ flip);
+    EXPECT_NE(nv_pool_free(pool.get(), q), NV_OK);
+    ASSERT_EQ(reports_.size(), 1u) << All();
+    EXPECT_EQ(reports_[0].kind, NV_POOL_CORRUPT_HEADER);
+    std::memset(n, 0x6F, 16);  // still n's: neither freed nor poisoned
+    log_.Clear();
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+    EXPECT_EQ(nv_pool_get_used(pool.get()), 8u + 16u);
+    unsigned char *again = Alloc(pool.get(), 600);
+    ASSERT_NE(again, nullptr);
+    EXPECT_TRUE(again + 600 <= n - Prefix() || again >= n + 16) << "overlaps the live n";
+    EXPECT_TRUE(nvtest::AllAre(n, 16, 0x6F));
+    log_.Clear();
+  }
+}
+
+// An underflow of 9 to 12 bytes damages the header's size and the front
+// word together, so nothing in the chunk vouches for its length: the
+// quarantined chunk reaches the next header, and the pool stays walkable
+// with exact counts.
+TEST_F(HandlerTest, UnderflowOverSizeAndFrontWordKeepsThePoolWalkable) {
+  for (int fill : {0x00, 0x41}) {
+    SCOPED_TRACE(fill);
+    reports_.clear();
+    nvtest::PoolPtr pool = Make();
+    unsigned char *a = Alloc(pool.get(), 13);
+    unsigned char *b = Alloc(pool.get(), 13);
+    unsigned char *c = Alloc(pool.get(), 13);
+    ASSERT_TRUE(a && b && c);
+    SilentSet(a, -12, 0, static_cast<unsigned char>(fill));
+    EXPECT_NE(nv_pool_free(pool.get(), a), NV_OK);
+    EXPECT_GE(reports_.size(), 1u) << All();
+    log_.Clear();
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+    EXPECT_EQ(nv_pool_get_used(pool.get()), 26u) << "b and c are live";
+    EXPECT_EQ(nv_pool_free(pool.get(), b), NV_OK);
+    EXPECT_EQ(nv_pool_free(pool.get(), c), NV_OK);
+    EXPECT_EQ(nv_pool_is_empty(pool.get()), 1);
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+    log_.Clear();
+  }
 }
 
 // Contract §8: "Writes into space released by nv_pool_reset or never handed

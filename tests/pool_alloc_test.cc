@@ -735,9 +735,9 @@ TEST_F(AllocTest, ZeroClearZeroesEveryByteHandedOut) {
 }
 
 // A realloc that has to move takes half as much again as the old size, and
-// keeps what the new size does not use as a reserve behind the chunk (a
-// chunk of its own, on no list): the next growths stay in place, a shrink
-// gives the reserve back, and a free takes it along. Only in pools without
+// keeps what the new size does not use as the chunk's reserve (recorded in
+// its tag, on no list): the next growths stay in place, a shrink gives the
+// reserve back, and a free takes it along. Only in pools without
 // a cap (max_size 0): a capped pool must not refuse a request that fits.
 TEST_F(AllocTest, AMovedReallocGrowsInPlaceIntoItsReserve) {
   nv_pool_config_t config = nvtest::DefaultConfig();

@@ -39,6 +39,7 @@ _Static_assert(sizeof(nv_pool_chunk_t) <= NV_POOL_HEADER_BYTES + 8 &&
                "a free chunk's header (tag, span, link) fits its first granule");
 _Static_assert(sizeof(nv_pool_block_t) <= 64, "block header fits its slot");
 _Static_assert(NV_POOL_EXACT_BINS == 64, "exact_mask has one bit per exact bin");
+_Static_assert(SIZE_MAX > UINT32_MAX, "a block chunk's 32-bit size and span need a wider size_t");
 _Static_assert(NV_POOL_FAST_MAX > 256, "fast path covers small requests");
 
 #define BLOCK_HEADER_BYTES ((size_t)64) /* nv_pool_block_t, rounded up */
@@ -797,28 +798,29 @@ static unsigned char *freed_find_damage(nv_pool_t *pool, unsigned char *from,
     return bad;
 }
 
-/* The front redzone is one word: the key mixed with the size times an odd
- * constant (the low 32 bits of a large chunk's size). A size field damaged
- * in the header then disagrees with a front word that still decodes to a
- * 32-bit size, while damage to the word itself decodes to a 64-bit value
- * (all but one in 2^32 of them). The back redzone's canary is the key. */
+/* The front redzone is one word: the key mixed with the chunk's extent, its
+ * size (the low 32 bits of a large chunk's) and its reserve, times an odd
+ * constant. A size or reserve damaged in the header then disagrees with a
+ * front word that still decodes to a 40-bit extent, while damage to the
+ * word itself decodes to a wider value (all but one in 2^24 of them). The
+ * back redzone's canary is the key. */
 #define FRONT_SIZE_MUL 0xd6e8feb86659fd93ull
 #define FRONT_SIZE_MUL_INVERSE 0xcfee444d8b59a89bull
 _Static_assert(FRONT_SIZE_MUL * FRONT_SIZE_MUL_INVERSE == 1, "inverse mod 2^64");
-static ALWAYS_INLINE uint64_t front_sized(size_t size)
+static ALWAYS_INLINE uint64_t front_sized(size_t size, uint32_t reserve)
 {
-    return (uint64_t)(uint32_t)size * FRONT_SIZE_MUL;
+    return ((uint64_t)reserve << 32 | (uint32_t)size) * FRONT_SIZE_MUL;
 }
 
 /* Hardened fast-path pieces: word-wise redzones; under ASan the region is
  * unpoisoned around the pool's own access (the fast paths never run under
- * Valgrind: fast_limit is 0 there). */
+ * Valgrind: fast_limit is 0 there). The fast paths' chunks have no reserve. */
 static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
                               unsigned char *user, size_t size, unsigned char *limit)
 {
     uint64_t key = chunk_key(pool, chunk);
     asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
-    store_word(user - 8, key ^ front_sized(size));
+    store_word(user - 8, key ^ front_sized(size, 0));
     /* Always short: a fast-path chunk's span is exactly live_span(size),
      * so its back redzone is the rounding slack plus one granule. */
     canary_store_short(key, user + size, limit);
@@ -826,15 +828,22 @@ static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
     asan_poison(user + size, (size_t)(limit - (user + size)));
 }
 
+/* The front word first: it vouches for the size, so a damaged size never
+ * sends the back redzone check (and its opening to ASan) over a
+ * neighbour. */
 static inline int guards_intact_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
-                                     unsigned char *user, size_t size, unsigned char *limit)
+                                     unsigned char *user, size_t size, uint32_t reserve,
+                                     unsigned char *limit)
 {
     uint64_t key = chunk_key(pool, chunk), front;
     int ok;
-    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
+    asan_unpoison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     memcpy(&front, user - 8, 8);
-    ok = (front ^ key ^ front_sized(size)) == 0 && canary_intact(key, user + size, limit);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
+    if ((front ^ key ^ front_sized(size, reserve)) != 0)
+        return 0;
+    asan_unpoison(user + size, (size_t)(limit - (user + size)));
+    ok = canary_intact(key, user + size, limit);
     asan_poison(user + size, (size_t)(limit - (user + size)));
     return ok;
 }
@@ -861,26 +870,35 @@ static inline void freed_store_fast(nv_pool_chunk_t *chunk, unsigned char *limit
  * (one that does not means a damaged header, and the back redzone check
  * must not run past the chunk) and both redzones verify. */
 static ALWAYS_INLINE int live_guards_intact(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
-                                            unsigned char *user, size_t size,
+                                            unsigned char *user, size_t size, uint32_t reserve,
                                             unsigned char *limit)
 {
     return size <= (size_t)(limit - user) - NV_POOL_BACK_REDZONE_MIN &&
-           guards_intact_fast(pool, chunk, user, size, limit);
+           guards_intact_fast(pool, chunk, user, size, reserve, limit);
 }
 
-/* The front redzone's bytes for a chunk of `size` bytes under `key`. */
-static void front_expected(uint64_t key, size_t size, unsigned char out[NV_POOL_FRONT_REDZONE])
+/* A live chunk's reserve as its tag says (large chunks have none). */
+static inline uint32_t chunk_reserve(const nv_pool_t *pool, const nv_pool_chunk_t *chunk)
 {
-    uint64_t word = key ^ front_sized(size);
+    return tag_is_live(pool, chunk->tag) ? tag_reserve(pool, chunk->tag) : 0;
+}
+
+/* The front redzone's bytes for a chunk of `size` bytes and `reserve`
+ * granules under `key`. */
+static void front_expected(uint64_t key, size_t size, uint32_t reserve,
+                           unsigned char out[NV_POOL_FRONT_REDZONE])
+{
+    uint64_t word = key ^ front_sized(size, reserve);
     memcpy(out, &word, 8);
 }
 
-/* Writes both redzones of a live chunk of `size` bytes ending at `limit`. */
+/* Writes both redzones of a live chunk of `size` bytes ending at `limit`
+ * (its tag, and so its reserve, already set). */
 static void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size, char *limit)
 {
     unsigned char *user = (unsigned char *)chunk_user(chunk);
     unsigned char front[NV_POOL_FRONT_REDZONE];
-    front_expected(chunk_key(pool, chunk), size, front);
+    front_expected(chunk_key(pool, chunk), size, chunk_reserve(pool, chunk), front);
     track_open(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     memcpy(user - NV_POOL_FRONT_REDZONE, front, NV_POOL_FRONT_REDZONE);
     track_close(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
@@ -896,20 +914,23 @@ static ALWAYS_INLINE int chunk_guards_intact(nv_pool_t *pool, nv_pool_chunk_t *c
 {
     return LIKELY(!NV_TRACK_VG(pool)) &&
            live_guards_intact(pool, chunk, (unsigned char *)chunk_user(chunk), size,
-                              (unsigned char *)limit);
+                              chunk_reserve(pool, chunk), (unsigned char *)limit);
 }
 
-/* The size the front redzone vouches for, or SIZE_MAX when the redzone does
- * not verify as one. Only peeks: the chunk may be any bytes. */
-static size_t front_size(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+/* The size and reserve the front redzone vouches for; 0 when the redzone
+ * does not decode as one. Only peeks: the chunk may be any bytes. */
+static int front_vouches(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t *size,
+                         uint32_t *reserve)
 {
     unsigned char *user = (unsigned char *)chunk_user(chunk);
     uint64_t key = chunk_key(pool, chunk), front;
     track_peek(pool, user - NV_POOL_FRONT_REDZONE, &front, sizeof front);
     front = (front ^ key) * FRONT_SIZE_MUL_INVERSE;
-    if (front >> 32 != 0)
-        return SIZE_MAX;
-    return (size_t)front;
+    if (front >> 32 > NV_POOL_RESERVE_MAX)
+        return 0;
+    *size = (uint32_t)front;
+    *reserve = (uint32_t)(front >> 32);
+    return 1;
 }
 
 /* Checks both redzones of a live chunk of `size` bytes; reports and returns
@@ -920,20 +941,21 @@ static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, size_t s
     nv_pool_t *pool = check->pool;
     unsigned char *user = (unsigned char *)chunk_user(chunk);
     unsigned char front[NV_POOL_FRONT_REDZONE], *bad = NULL;
-    size_t vouched, i;
+    uint32_t reserve = chunk_reserve(pool, chunk), vouched_reserve;
+    size_t vouched_size, i;
     int ok = 1;
     /* The word-wise check first, and only on a mismatch the byte search
      * that finds and reports the first damaged byte. */
     if (chunk_guards_intact(pool, chunk, size, limit))
         return 1;
-    vouched = front_size(pool, chunk);
-    if (vouched != SIZE_MAX && vouched != size &&
+    if (front_vouches(pool, chunk, &vouched_size, &vouched_reserve) &&
+        (vouched_size != size || vouched_reserve != reserve) &&
         chunk->u.requested != NV_POOL_SIZE_LARGE) {
         report(check, NULL, user, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
-               "the size in the chunk header was overwritten");
+               "the size or reserve in the chunk header was overwritten");
         return 0;
     }
-    front_expected(chunk_key(pool, chunk), size, front);
+    front_expected(chunk_key(pool, chunk), size, reserve, front);
     track_open(pool, user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
     for (i = 0; i < NV_POOL_FRONT_REDZONE && !bad; i++)
         if ((user - NV_POOL_FRONT_REDZONE)[i] != front[i])
@@ -984,11 +1006,15 @@ static int check_reserve(checker_t *check, nv_pool_chunk_t *chunk)
     return 1;
 }
 
-/* Does the front redzone before `user` verify? Tells a damaged header apart
- * from a pointer that never was a chunk, so it only peeks. */
-static int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+/* Does the front redzone before `user` verify, for a chunk that fits below
+ * `top`? Tells a damaged header apart from a pointer that never was a
+ * chunk, so it only peeks. */
+static int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, const char *top)
 {
-    return front_size(pool, chunk) != SIZE_MAX;
+    size_t size;
+    uint32_t reserve;
+    return front_vouches(pool, chunk, &size, &reserve) &&
+           span_bytes(live_span(size) + reserve) <= (size_t)(top - (char *)chunk);
 }
 #else
 static inline void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size, char *limit)
@@ -1016,11 +1042,14 @@ static inline int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, s
     (void)limit;
     return 1;
 }
-static inline size_t front_size(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+static inline int front_vouches(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t *size,
+                                uint32_t *reserve)
 {
     (void)pool;
     (void)chunk;
-    return SIZE_MAX;
+    (void)size;
+    (void)reserve;
+    return 0;
 }
 static inline int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
 {
@@ -1040,16 +1069,17 @@ static inline void fill_freed(nv_pool_t *pool, unsigned char *from, unsigned cha
     (void)from;
     (void)to;
 }
-static inline int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+static inline int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, const char *top)
 {
     (void)pool;
     (void)chunk;
+    (void)top;
     return 0;
 }
 #define guard_fast(pool, chunk, user, size, limit) ((void)0)
 #define freed_intact_fast(chunk, limit) 1
 #define freed_store_fast(chunk, limit) ((void)0)
-#define live_guards_intact(pool, chunk, user, size, limit) 1
+#define live_guards_intact(pool, chunk, user, size, reserve, limit) 1
 #endif
 
 int nv_pool_hardening_enabled(void)
@@ -1140,9 +1170,9 @@ static int grow_array(nv_pool_t *pool, void ***array, size_t *capacity,
 /* ======================================================================== */
 
 /* A free chunk's list link lies past its 8-byte header: in what were the
- * caller's bytes (release builds) or the front redzone (hardened), both
- * closed to ASan and memcheck while the chunk is free, so that a use after
- * free is still reported. The pool opens the link around each access. The
+ * caller's bytes (release builds), the front redzone (hardened) or the
+ * site (leak-check builds), closed to ASan and memcheck while the chunk is
+ * free, so that a use after free is still reported. The pool opens the link around each access. The
  * fast paths, which never run under Valgrind, open it for ASan alone. */
 static ALWAYS_INLINE nv_pool_chunk_t *link_get_fast(nv_pool_chunk_t *chunk)
 {
@@ -1261,7 +1291,7 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
 
 /* Files a free chunk made from a gap or a split, or found by a walk. One
  * too small for a single byte (below live_span(1), which only
- * nv_pool_alloc(p, 0) could use, and only in hardened builds) is padding:
+ * nv_pool_alloc(p, 0) could use; never in the release layout) is padding:
  * free-tagged, so every walker steps over it and nv_pool_compact merges it
  * with free neighbours, but no list holds it. Filing it would cost the
  * aligned fast path a list push per allocation for chunks nothing takes. */
@@ -1296,6 +1326,9 @@ static inline void fill_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t 
 static ALWAYS_INLINE void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
 {
     nv_pool_chunk_t *chunk = put_header(pool, at, pool->free_tag, span);
+    /* Closed to the tools past the header: it may have been a caller's. */
+    track_noaccess(pool, at + offsetof(nv_pool_chunk_t, x),
+                   span_bytes(span) - offsetof(nv_pool_chunk_t, x));
     fill_chunk(pool, chunk, span);
     file_free_chunk(pool, chunk);
 }
@@ -1995,8 +2028,10 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
             owner_leave(pool, previous);
             return NULL;
         }
-        asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
+        /* The link first: in leak-check builds it shares bytes with the
+         * header's site, which must stay open. */
         next = link_get_fast(chunk); /* once: the stores below may alias it */
+        asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
         pool->exact_bins[span] = next;
         if (!next)
             pool->exact_mask &= ~((uint64_t)1 << span);
@@ -2061,17 +2096,36 @@ static NOINLINE void *alloc_fast_aligned(nv_pool_t *pool, size_t size, size_t al
 
 static void recount(nv_pool_t *pool);
 
-/* Takes a damaged block chunk out of service for good. Its span comes from
- * the size the front redzone vouches for (hardened builds), else from the
- * header's, so that walks can still step over it. */
-static void quarantine_header(nv_pool_t *pool, nv_pool_chunk_t *chunk)
+/* Granules from a damaged chunk to the next chunk header below `top` (or to
+ * `top`): a walk must step over the damaged chunk, and nothing in it can be
+ * trusted. Corruption paths only: one peek per granule. */
+static uint32_t span_to_next_header(nv_pool_t *pool, nv_pool_chunk_t *chunk, const char *top)
 {
-    size_t size = front_size(pool, chunk);
-    uint32_t reserve = tag_is_live(pool, chunk->tag) ? tag_reserve(pool, chunk->tag) : 0;
-    if (size == SIZE_MAX)
-        size = chunk->u.requested;
+    const char *at = (const char *)chunk + NV_POOL_GRANULE;
+    for (; at < top; at += NV_POOL_GRANULE) {
+        uint32_t tag;
+        track_peek(pool, at, &tag, sizeof tag);
+        if (tag_is_live(pool, tag) || tag == pool->free_tag || tag == pool->quarantine_tag)
+            break;
+    }
+    return (uint32_t)((size_t)(at - (const char *)chunk) / NV_POOL_GRANULE);
+}
+
+/* Takes a damaged block chunk (below `top`) out of service for good. Its
+ * span is what the front redzone vouches for (hardened builds) when that
+ * fits; else, since a size or tag in the header may be what was damaged,
+ * it reaches the next chunk header, so that walks can still step over it. */
+static void quarantine_header(nv_pool_t *pool, nv_pool_chunk_t *chunk, const char *top)
+{
+    size_t size;
+    uint32_t reserve, span;
+    if (front_vouches(pool, chunk, &size, &reserve) &&
+        span_bytes(live_span(size) + reserve) <= (size_t)(top - (char *)chunk))
+        span = live_span(size) + reserve;
+    else
+        span = span_to_next_header(pool, chunk, top);
     chunk->tag = pool->quarantine_tag;
-    chunk->u.span = live_span(size) + reserve;
+    chunk->u.span = span;
 }
 
 /* What a pointer handed to free/realloc turned out to be. */
@@ -2124,7 +2178,7 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
                 checker_t check = {pool, operation, 1, 0};
                 report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                        "the size in the chunk header was overwritten");
-                quarantine_header(pool, chunk);
+                quarantine_header(pool, chunk, top);
                 recount(pool);
                 return 0;
             }
@@ -2137,11 +2191,11 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
                          pool->name, ptr);
             return 0;
         }
-        if (NV_POOL_HARDENING && front_redzone_intact(pool, chunk)) {
+        if (NV_POOL_HARDENING && front_redzone_intact(pool, chunk, top)) {
             checker_t check = {pool, operation, 1, 0};
             report(&check, NULL, ptr, NV_POOL_CORRUPT_HEADER, -(long)NV_POOL_PREFIX,
                    "the chunk header was overwritten");
-            quarantine_header(pool, chunk);
+            quarantine_header(pool, chunk, top);
             recount(pool);
             return 0;
         }
@@ -2245,7 +2299,7 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
     if (owner->large) {
         large_release(pool, owner->large);
     } else {
-        quarantine_header(pool, owner->chunk);
+        quarantine_header(pool, owner->chunk, block_top(pool, owner->block));
         scrub_front(pool, owner->chunk);
     }
     /* The damage may include the size field: recount rather than trust it. */
@@ -2290,9 +2344,11 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
     if (!find_live(pool, ptr, &owner, "nv_pool_free"))
         return NV_ERROR;
     if (NV_POOL_HARDENING) {
+        /* A growing chunk's reserve too: its space goes back with it. */
         checker_t check = {pool, "nv_pool_free", 1, 0};
         if (!check_chunk_guards(&check, owner.chunk, owner_size(&owner),
-                                chunk_limit(owner.chunk, owner.large))) {
+                                chunk_limit(owner.chunk, owner.large)) ||
+            (!owner.large && !check_reserve(&check, owner.chunk))) {
             quarantine_chunk(pool, &owner);
             return NV_ECORRUPT;
         }
@@ -2335,7 +2391,7 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
              * the block's top. */
             if (UNLIKELY(span >= NV_POOL_EXACT_BINS ||
                          (NV_POOL_HARDENING && (char *)limit > pool->bump) ||
-                         !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, limit)))
+                         !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, 0, limit)))
                 return 0;
             previous = entered ? OWNER_ALREADY_ENTERED : owner_enter_fast(pool);
             if (UNLIKELY(!previous))
@@ -2591,7 +2647,7 @@ static int slot_free(nv_pool_t *pool, void *ptr)
     limit = (unsigned char *)chunk + span_bytes(span);
     if (span >= NV_POOL_EXACT_BINS || limit > top ||
         slot->count[span] >= NV_POOL_SLOT_CACHE_MAX ||
-        !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, limit))
+        !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, 0, limit))
         goto locked;
     /* Two threads freeing the same pointer at once: one wins, the other
      * goes to the locked path and reports a double free. */
@@ -2769,10 +2825,12 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
             pool->stats.reallocations++;
         return ptr;
     }
-    /* A chunk that has to move to grow gets half as much again as room to
-     * grow in place next time, so a buffer grown by small appends moves
-     * O(log n) times, not O(n). Only in pools without limits: a capped or
-     * fixed pool must not refuse a request that fits exactly. */
+    /* A chunk that has to move to grow gets half as much again (at most
+     * NV_POOL_RESERVE_MAX granules, 4080 bytes) as room to grow in place
+     * next time, so a buffer grown by small appends moves O(log n) times up
+     * to 8 KiB and every 4 KiB above, not on every append. Only in pools
+     * without limits: a capped or fixed pool must not refuse a request
+     * that fits exactly. */
     reserve = size;
     if (size > old && pool->auto_extend && pool->max_size == 0 && old <= SIZE_MAX / 2 &&
         old + old / 2 > size)

@@ -65,7 +65,7 @@ typedef struct nv_pool_block_s {
     struct nv_pool_block_s *next; /* blocks in creation order */
     size_t size;                  /* bytes obtained from the backend */
     size_t used;                  /* current - start, refreshed with current */
-    char *start;                  /* first chunk, 16-aligned */
+    char *start;                  /* first chunk, NV_POOL_CHUNK_OFFSET past the grid */
     char *end;                    /* one past the last usable byte */
     char *current;                /* next byte to hand out */
 } nv_pool_block_t;

@@ -10,8 +10,8 @@
  * The pool opens a redzone or freed chunk around its own canary and fill
  * accesses (track_open) and closes it again (track_close).
  *
- * ASan: manual poisoning; one shadow byte covers 8 bytes, so chunks are
- * 16-aligned and followed by at least one whole poisoned granule.
+ * ASan: manual poisoning; one shadow byte covers 8 bytes, so user pointers
+ * are 16-aligned and followed by at least 16 poisoned bytes.
  * Valgrind: one memcheck mempool per nv_pool (anchored at the pool struct);
  * chunks are MEMPOOL_ALLOC'd at the user pointer with their requested size.
  * Requests are issued only when pool->on_valgrind (read once at creation).

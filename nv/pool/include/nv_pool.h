@@ -164,7 +164,8 @@ void *nv_pool_calloc(nv_pool_t *pool, size_t nmemb, size_t size);
  * Otherwise returns a pointer holding the first min(old, new) bytes of p;
  * shrinking, growing the last chunk of a block with room, and growing into
  * the reserve a moved chunk keeps (auto-extending pools without
- * max_size: room for half as much again as the old size) happen in
+ * max_size: room for half as much again as the old size, at most 4080
+ * bytes) happen in
  * place. On failure returns NULL and p stays valid and unchanged. A p that is
  * not a live allocation of this pool gives NULL and a log line. The result is
  * aligned to NV_POOL_ALIGNMENT only: a moved chunk loses a larger alignment
