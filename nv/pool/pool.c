@@ -975,35 +975,36 @@ static int check_chunk_guards(checker_t *check, nv_pool_chunk_t *chunk, size_t s
     return ok;
 }
 
-/* A free (or reserve) chunk's bytes after its header must still hold the
- * fill pattern. */
-static int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
+/* [from, to) of `chunk` must still hold the freed pattern; reports the
+ * first bad byte as `kind` and returns 0 otherwise. */
+static int check_pattern(checker_t *check, nv_pool_chunk_t *chunk, unsigned char *from,
+                         unsigned char *to, nv_pool_corruption_kind_t kind, const char *message)
 {
-    unsigned char *from = (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES;
-    unsigned char *to = (unsigned char *)chunk + span_bytes(chunk->u.span);
     unsigned char *bad = from < to ? freed_find_damage(check->pool, from, to) : NULL;
     if (bad) {
         unsigned char *user = (unsigned char *)chunk_user(chunk);
-        report(check, chunk, user, NV_POOL_CORRUPT_FREED_CHUNK, (long)(bad - user),
-               "a write into freed memory (use after free)");
+        report(check, chunk, user, kind, (long)(bad - user), message);
         return 0;
     }
     return 1;
 }
 
-/* A growing chunk's reserve must still hold the freed pattern. */
+/* A free chunk's bytes after its header and link. */
+static int check_freed_chunk(checker_t *check, nv_pool_chunk_t *chunk)
+{
+    return check_pattern(check, chunk, (unsigned char *)chunk + NV_POOL_FREE_HEADER_BYTES,
+                         (unsigned char *)chunk + span_bytes(chunk->u.span),
+                         NV_POOL_CORRUPT_FREED_CHUNK, "a write into freed memory (use after free)");
+}
+
+/* A growing chunk's reserve, after its back redzone. */
 static int check_reserve(checker_t *check, nv_pool_chunk_t *chunk)
 {
     unsigned char *from = (unsigned char *)chunk_limit(chunk, NULL);
-    unsigned char *to = from + span_bytes(tag_reserve(check->pool, chunk->tag));
-    unsigned char *bad = from < to ? freed_find_damage(check->pool, from, to) : NULL;
-    if (bad) {
-        unsigned char *user = (unsigned char *)chunk_user(chunk);
-        report(check, chunk, user, NV_POOL_CORRUPT_BACK_REDZONE, (long)(bad - user),
-               "a write past the back redzone, into the chunk's reserve (overflow)");
-        return 0;
-    }
-    return 1;
+    return check_pattern(check, chunk, from,
+                         from + span_bytes(tag_reserve(check->pool, chunk->tag)),
+                         NV_POOL_CORRUPT_BACK_REDZONE,
+                         "a write past the back redzone, into the chunk's reserve (overflow)");
 }
 
 /* Does the front redzone before `user` verify, for a chunk that fits below
@@ -2769,8 +2770,7 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
     note_peak(pool);
     pool->used = pool->used - old + size;
     track_chunk_resize(pool, user, old, size, limit);
-    /* Past the new size nothing is the caller's: a reserve header that the
-     * chunk grew over included. */
+    /* Past the new size nothing is the caller's. */
     track_noaccess(pool, user + size, (size_t)(limit - (user + size)));
     guard_chunk(pool, chunk, size, limit);
     if (pool->zero_clear && size > old)
