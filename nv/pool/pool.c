@@ -144,11 +144,22 @@ static inline uint32_t live_chunk_span(const nv_pool_t *pool, const nv_pool_chun
     return live_span(chunk->u.requested) + tag_reserve(pool, chunk->tag);
 }
 
-/* Granules of a block chunk whose tag was checked: a live chunk's follow
- * from its size and tag, any other chunk's are in its header. */
+/* Granules of the chunk whose header holds `tag` and `word`: a live
+ * chunk's follow from its size and tag, a free or quarantined chunk's are
+ * the word; 0 for a tag the pool did not write. */
+static inline uint32_t header_span(const nv_pool_t *pool, uint32_t tag, uint32_t word)
+{
+    if (tag_is_live(pool, tag))
+        return live_span(word) + tag_reserve(pool, tag);
+    if (tag == pool->free_tag || tag == pool->quarantine_tag)
+        return word;
+    return 0;
+}
+
+/* Granules of a block chunk whose header a walk has checked. */
 static inline uint32_t chunk_span(const nv_pool_t *pool, const nv_pool_chunk_t *chunk)
 {
-    return tag_is_live(pool, chunk->tag) ? live_chunk_span(pool, chunk) : chunk->u.span;
+    return header_span(pool, chunk->tag, chunk->u.span);
 }
 
 static nv_pool_large_t *large_find(const nv_pool_t *pool, const void *user);
@@ -1173,8 +1184,9 @@ static int grow_array(nv_pool_t *pool, void ***array, size_t *capacity,
 /* A free chunk's list link lies past its 8-byte header: in what were the
  * caller's bytes (release builds), the front redzone (hardened) or the
  * site (leak-check builds), closed to ASan and memcheck while the chunk is
- * free, so that a use after free is still reported. The pool opens the link around each access. The
- * fast paths, which never run under Valgrind, open it for ASan alone. */
+ * free, so that a use after free is still reported. The pool opens the
+ * link around each access; the fast paths, which never run under
+ * Valgrind, open it for ASan alone. */
 static ALWAYS_INLINE nv_pool_chunk_t *link_get_fast(nv_pool_chunk_t *chunk)
 {
     nv_pool_chunk_t *next;
@@ -1302,18 +1314,6 @@ static ALWAYS_INLINE void file_free_chunk(nv_pool_t *pool, nv_pool_chunk_t *chun
         bin_push(pool, chunk);
 }
 
-/* Writes the header of a chunk that is not live (free, reserve) over
- * [at, at + span granules); its content is the caller's business. */
-static ALWAYS_INLINE nv_pool_chunk_t *put_header(nv_pool_t *pool, char *at, uint32_t tag,
-                                                 uint32_t span)
-{
-    nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-    track_header(pool, chunk);
-    chunk->tag = tag;
-    chunk->u.span = span;
-    return chunk;
-}
-
 /* Fills a free chunk's bytes after its header and link (hardened). */
 static inline void fill_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t span)
 {
@@ -1326,7 +1326,10 @@ static inline void fill_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, uint32_t 
  * aligned chunk, or what is left of a chunk split or shrunk. */
 static ALWAYS_INLINE void make_free_chunk(nv_pool_t *pool, char *at, uint32_t span)
 {
-    nv_pool_chunk_t *chunk = put_header(pool, at, pool->free_tag, span);
+    nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
+    track_header(pool, chunk);
+    chunk->tag = pool->free_tag;
+    chunk->u.span = span;
     /* Closed to the tools past the header: it may have been a caller's. */
     track_noaccess(pool, at + offsetof(nv_pool_chunk_t, x),
                    span_bytes(span) - offsetof(nv_pool_chunk_t, x));
@@ -2104,9 +2107,9 @@ static uint32_t span_to_next_header(nv_pool_t *pool, nv_pool_chunk_t *chunk, con
 {
     const char *at = (const char *)chunk + NV_POOL_GRANULE;
     for (; at < top; at += NV_POOL_GRANULE) {
-        uint32_t tag;
-        track_peek(pool, at, &tag, sizeof tag);
-        if (tag_is_live(pool, tag) || tag == pool->free_tag || tag == pool->quarantine_tag)
+        uint32_t header[2];
+        track_peek(pool, at, header, sizeof header);
+        if (header_span(pool, header[0], header[1]) != 0)
             break;
     }
     return (uint32_t)((size_t)(at - (const char *)chunk) / NV_POOL_GRANULE);
@@ -2934,7 +2937,7 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
     int watched = NV_POOL_ASAN || NV_TRACK_VG(pool);
     while (at < top) {
         nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
-        uint32_t tag, word, span = 0;
+        uint32_t tag, word, span;
         if (UNLIKELY(watched)) {
             uint32_t header[2];
             track_peek(pool, chunk, header, sizeof header);
@@ -2946,10 +2949,7 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
             tag = chunk->tag;
             word = chunk->u.requested;
         }
-        if (tag_is_live(pool, tag))
-            span = live_span(word) + tag_reserve(pool, tag);
-        else if (tag == pool->free_tag || tag == pool->quarantine_tag)
-            span = word;
+        span = header_span(pool, tag, word);
         if (span == 0 || span_bytes(span) > (size_t)(top - at)) {
             report(check, NULL, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
                    -(long)NV_POOL_PREFIX,
