@@ -1629,18 +1629,22 @@ static void large_release(nv_pool_t *pool, nv_pool_large_t *node)
 /* Handing chunks out                                                       */
 /* ======================================================================== */
 
-/* Significant bits of `size`: its histogram bucket before the clamp (bucket
- * b > 0 holds sizes of b significant bits, bucket 0 holds size 0).
- * Without a branch on size 0, which the stats-on fast path would pay. */
+/* Significant bits of `size` (below 2^63): its histogram bucket before the
+ * clamp (bucket b > 0 holds sizes of b significant bits, bucket 0 holds
+ * size 0). 2 * size + 1 has one more significant bit than size and is never
+ * 0, so a single bit scan serves size 0 too: the stats-on fast path pays
+ * three instructions for its bucket. */
 static inline unsigned size_bits(size_t size)
 {
-    return (unsigned)(63 - __builtin_clzll((unsigned long long)size | 1u)) + (unsigned)(size != 0);
+    return (unsigned)(63 - __builtin_clzll(2u * (unsigned long long)size + 1u));
 }
 
 static inline unsigned histogram_bucket(size_t size)
 {
-    unsigned bits = size_bits(size);
-    return bits < NV_POOL_HISTOGRAM_BUCKETS - 1 ? bits : NV_POOL_HISTOGRAM_BUCKETS - 1;
+    /* Sizes past the last bounded bucket (any size near SIZE_MAX included)
+     * clamp before size_bits could overflow. */
+    return (uint64_t)size >> (NV_POOL_HISTOGRAM_BUCKETS - 2) ? NV_POOL_HISTOGRAM_BUCKETS - 1
+                                                   : size_bits(size);
 }
 
 /* The fast paths' sizes never reach the last (open-ended) bucket. */
