@@ -1674,9 +1674,12 @@ static int recreate_pool(void);
 static void corrupt_live(slot_t *s, unsigned k, unsigned v, unsigned x)
 {
     damage_t d;
-    /* The back redzone reaches at least this far past the user pointer, in
-     * block chunks (prefix, size and 16 bytes rounded to 16) and large ones. */
-    size_t redzone_end = ((s->size + 15u) & ~(size_t)15u) + 8u;
+    /* The back redzone reaches at least this far past the user pointer: to
+     * the end of a block chunk (prefix, size and the least back redzone,
+     * rounded to 16); large chunks reach further. */
+    size_t redzone_end =
+        ((NV_POOL_PREFIX + s->size + NV_POOL_BACK_REDZONE_MIN + 15u) & ~(size_t)15u) -
+        NV_POOL_PREFIX;
     unsigned trigger = (x >> 2) & 7u;
     static const char *const triggers[8] = {"nv_pool_free",     "nv_pool_realloc",
                                             "nv_pool_validate", "nv_pool_validate_count",

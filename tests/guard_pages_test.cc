@@ -101,7 +101,7 @@ TEST(GuardLayout, LargeAllocationEndsAtItsPageEnd) {
     nvtest::Fill(p, n, 0x5A);
     uintptr_t end = UpToPage(p + n);
     // Between the caller's last byte and the guard page: the rounding to 16
-    // bytes, then (hardened) the back redzone of at least 16 bytes.
+    // bytes, then (hardened) a large chunk's back redzone of 16 bytes.
     EXPECT_EQ(end - reinterpret_cast<uintptr_t>(p + n),
               Round16(n) - n + (nv_pool_hardening_enabled() ? 16 : 0))
         << n;

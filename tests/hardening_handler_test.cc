@@ -163,13 +163,16 @@ TEST_F(HandlerTest, OffsetsOfOverflowsAndUnderflows) {
     nv_pool_corruption_kind_t kind;
     long offset;
   };
+  // The last byte of a 13-byte chunk's back redzone: 31 in the hardened
+  // layout, 23 with sites.
+  const long last_13 = static_cast<long>(nvtest::ChunkBytes(13) - nvtest::ChunkPrefix()) - 1;
   const std::vector<Case> cases = {
       {13, 13, 14, NV_POOL_CORRUPT_BACK_REDZONE, 13},
       {13, 15, 16, NV_POOL_CORRUPT_BACK_REDZONE, 15},   // inside the 16-byte rounding
-      {13, 31, 32, NV_POOL_CORRUPT_BACK_REDZONE, 31},   // last byte of the back redzone
+      {13, last_13, last_13 + 1, NV_POOL_CORRUPT_BACK_REDZONE, last_13},  // its last byte
       {16, 16, 23, NV_POOL_CORRUPT_BACK_REDZONE, 16},
       {0, 0, 8, NV_POOL_CORRUPT_BACK_REDZONE, 0},
-      {4096, 4096, 4112, NV_POOL_CORRUPT_BACK_REDZONE, 4096},
+      {4096, 4096, 4104, NV_POOL_CORRUPT_BACK_REDZONE, 4096},  // the least back redzone
       {100003, 100003, 100004, NV_POOL_CORRUPT_BACK_REDZONE, 100003},
       {13, -1, 0, NV_POOL_CORRUPT_FRONT_REDZONE, -1},
       {13, -8, -7, NV_POOL_CORRUPT_FRONT_REDZONE, -8},

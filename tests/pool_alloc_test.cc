@@ -1108,6 +1108,28 @@ TEST_F(AllocTest, ReallocOfAForeignPointerGivesNullAndChangesNothing) {
 
 // ---- large allocations -----------------------------------------------------------
 
+// The largest request that still goes into a block, per build, as docs/api.md
+// ("Large requests") lists it: the chunk (prefix, size, least back redzone)
+// fills 64 KiB exactly; one byte more is a large allocation.
+TEST_F(AllocTest, TheLargestBlockRequestIsTheDocumentedOne) {
+  const bool hardened = nv_pool_hardening_enabled() != 0;
+  const bool sites = nv_pool_leakcheck_enabled() != 0;
+  const size_t documented = sites ? (hardened ? 65488 : 65504) : (hardened ? 65512 : 65528);
+  PoolPtr pool = nvtest::Make(nvtest::Config(16 * 1024, 0, 4096, 1, 0, 1));
+  ASSERT_NE(pool, nullptr);
+  nv_pool_stats_t st;
+  void *in_block = nv_pool_alloc(pool.get(), documented);
+  ASSERT_NE(in_block, nullptr);
+  nv_pool_get_stats(pool.get(), &st);
+  EXPECT_EQ(st.large_allocations, 0u) << documented << " bytes go into a block";
+  void *large = nv_pool_alloc(pool.get(), documented + 1);
+  ASSERT_NE(large, nullptr);
+  nv_pool_get_stats(pool.get(), &st);
+  EXPECT_EQ(st.large_allocations, 1u) << documented + 1 << " bytes are a large allocation";
+  EXPECT_EQ(nv_pool_free(pool.get(), large), NV_OK);
+  EXPECT_EQ(nv_pool_free(pool.get(), in_block), NV_OK);
+}
+
 TEST_F(AllocTest, LargeRequestsAreOwnAllocationsReturnedWhenFreed) {
   CountingBackend backend;
   PoolPtr pool = nvtest::Make(nvtest::Config(16 * 1024, 0, 4096, 1, 0, 1, backend.backend()));

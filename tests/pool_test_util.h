@@ -57,8 +57,9 @@ inline size_t ChunkPrefix() {
   return (nv_pool_leakcheck_enabled() ? 32 : 8) + (nv_pool_hardening_enabled() ? 8 : 0);
 }
 
-// The back redzone's least size: 16 bytes in hardened builds, none in release.
-inline size_t BackRedzoneMin() { return nv_pool_hardening_enabled() ? 16 : 0; }
+// The back redzone's least size: 8 bytes (one canary word) in hardened builds,
+// none in release.
+inline size_t BackRedzoneMin() { return nv_pool_hardening_enabled() ? 8 : 0; }
 
 // Bytes of the chunk that holds a live allocation of `size` bytes: prefix,
 // size and least back redzone, rounded up to 16.

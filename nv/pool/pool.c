@@ -50,6 +50,10 @@ _Static_assert(NV_POOL_FAST_MAX > 256, "fast path covers small requests");
 _Static_assert(sizeof(nv_pool_large_t) <= LARGE_NODE_BYTES, "large node fits");
 /* Room for a large chunk's prefix: the user pointer is 16-aligned. */
 #define LARGE_PREFIX_BYTES (NV_POOL_PREFIX + NV_POOL_CHUNK_OFFSET)
+/* A large chunk's least back redzone, whole granules: its allocation ends
+ * where its redzone does, so a guard-page backend puts the canary right
+ * against the guard page. */
+#define LARGE_BACK_BYTES ((NV_POOL_BACK_REDZONE_MIN + NV_POOL_GRANULE - 1u) & ~(NV_POOL_GRANULE - 1u))
 
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -653,10 +657,14 @@ static inline uint64_t canary_word(uint64_t key, const unsigned char *at)
     return (key >> shift) | (key << ((64u - shift) & 63u));
 }
 
-/* A redzone of 16-32 bytes (the front one; every block chunk's back one:
- * rounding slack plus NV_POOL_BACK_REDZONE_MIN) takes four accesses and no
- * loop: the first two words and the last two (they may overlap). */
-#define REDZONE_SHORT(from, to) ((size_t)((to) - (from)) - 16u <= 16u)
+/* A redzone of 8-24 bytes (every block chunk's back one: rounding slack
+ * plus NV_POOL_BACK_REDZONE_MIN) takes three accesses and no loop: the
+ * first word, the word after it when the redzone is longer than 16 bytes
+ * (else the first again), and the last word (they may overlap). */
+#define REDZONE_SHORT(from, to) ((size_t)((to) - (from)) - 8u <= 16u)
+_Static_assert(NV_POOL_BACK_REDZONE_MIN >= 8u, "a back redzone holds at least one word");
+_Static_assert(NV_POOL_CHUNK_OFFSET % 8u == 0 && NV_POOL_GRANULE % 8u == 0,
+               "block chunks end 8-aligned (guard_fast)");
 
 /* An unaligned 8-byte store. The value is a parameter, not the caller's
  * local: clang kept locals whose address went to memcpy in stack slots,
@@ -666,27 +674,37 @@ static ALWAYS_INLINE void store_word(unsigned char *at, uint64_t value)
     memcpy(at, &value, sizeof value);
 }
 
-/* The 16-32 byte case, inline: every redzone the fast paths write. */
-static ALWAYS_INLINE void canary_store_short(uint64_t key, unsigned char *from,
-                                             unsigned char *to)
+/* The second word of a short redzone of `bytes` bytes: 8 bytes in when the
+ * redzone is longer than 16 bytes, else the first word again. Without a
+ * branch: the rounding slack is as random as the sizes. */
+static ALWAYS_INLINE size_t short_middle(size_t bytes)
 {
-    /* The word at to - 8 has the same address mod 8 as `to`. */
-    store_word(from, canary_word(key, from));
-    store_word(from + 8, canary_word(key, from));
-    store_word(to - 16, canary_word(key, to));
-    store_word(to - 8, canary_word(key, to));
+    return (size_t)(bytes > 16u) * 8u;
+}
+
+/* The 8-24 byte case, inline: every redzone the fast paths write. `last`
+ * is canary_word(key, from + bytes), which the fast path knows without
+ * computing. */
+static ALWAYS_INLINE void canary_store_short(uint64_t key, unsigned char *from, size_t bytes,
+                                             uint64_t last)
+{
+    /* A word at from + 8 has the same address mod 8 as `from`, and the one
+     * at the end - 8 the same as the end. */
+    uint64_t word = canary_word(key, from);
+    store_word(from, word);
+    store_word(from + short_middle(bytes), word);
+    store_word(from + bytes - 8, last);
 }
 
 static ALWAYS_INLINE int canary_intact_short(uint64_t key, const unsigned char *from,
                                              const unsigned char *to)
 {
     uint64_t word = canary_word(key, from), last = canary_word(key, to);
-    uint64_t a, b, c, d;
+    uint64_t a, b, d;
     memcpy(&a, from, 8);
-    memcpy(&b, from + 8, 8);
-    memcpy(&c, to - 16, 8);
+    memcpy(&b, from + short_middle((size_t)(to - from)), 8);
     memcpy(&d, to - 8, 8);
-    return ((a ^ word) | (b ^ word) | (c ^ last) | (d ^ last)) == 0;
+    return ((a ^ word) | (b ^ word) | (d ^ last)) == 0;
 }
 
 /* Any length. Out of line: the fast paths inline only the short case, so
@@ -695,7 +713,7 @@ static NOINLINE void canary_store(uint64_t key, unsigned char *from, unsigned ch
 {
     uint64_t word = canary_word(key, from), last = canary_word(key, to);
     if (REDZONE_SHORT(from, to)) {
-        canary_store_short(key, from, to);
+        canary_store_short(key, from, (size_t)(to - from), last);
     } else if ((size_t)(to - from) < 8) {
         for (; from < to; from++)
             *from = canary_byte(key, from);
@@ -827,16 +845,19 @@ static ALWAYS_INLINE uint64_t front_sized(size_t size, uint32_t reserve)
  * unpoisoned around the pool's own access (the fast paths never run under
  * Valgrind: fast_limit is 0 there). The fast paths' chunks have no reserve. */
 static inline void guard_fast(const nv_pool_t *pool, nv_pool_chunk_t *chunk,
-                              unsigned char *user, size_t size, unsigned char *limit)
+                              unsigned char *user, size_t size, size_t bytes)
 {
     uint64_t key = chunk_key(pool, chunk);
-    asan_unpoison(user - NV_POOL_FRONT_REDZONE, (size_t)(limit - user) + NV_POOL_FRONT_REDZONE);
-    store_word(user - 8, key ^ front_sized(size, 0));
     /* Always short: a fast-path chunk's span is exactly live_span(size),
-     * so its back redzone is the rounding slack plus one granule. */
-    canary_store_short(key, user + size, limit);
+     * so its back redzone is the rounding slack plus
+     * NV_POOL_BACK_REDZONE_MIN. */
+    size_t back = bytes - NV_POOL_PREFIX - size;
+    asan_unpoison(user - NV_POOL_FRONT_REDZONE, size + back + NV_POOL_FRONT_REDZONE);
+    store_word(user - 8, key ^ front_sized(size, 0));
+    /* A block chunk ends 8-aligned, where the canary word is the key. */
+    canary_store_short(key, user + size, back, key);
     asan_poison(user - NV_POOL_FRONT_REDZONE, NV_POOL_FRONT_REDZONE);
-    asan_poison(user + size, (size_t)(limit - (user + size)));
+    asan_poison(user + size, back);
 }
 
 /* The front word first: it vouches for the size, so a damaged size never
@@ -1088,7 +1109,7 @@ static inline int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, 
     (void)top;
     return 0;
 }
-#define guard_fast(pool, chunk, user, size, limit) ((void)0)
+#define guard_fast(pool, chunk, user, size, bytes) ((void)0)
 #define freed_intact_fast(chunk, limit) 1
 #define freed_store_fast(chunk, limit) ((void)0)
 #define live_guards_intact(pool, chunk, user, size, reserve, limit) 1
@@ -1815,11 +1836,11 @@ static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
     if (size > SIZE_MAX - NV_POOL_GRANULE)
         return NULL;
     body = round_up16(size);
-    if (body > SIZE_MAX - LARGE_NODE_BYTES - LARGE_PREFIX_BYTES - NV_POOL_BACK_REDZONE_MIN -
+    if (body > SIZE_MAX - LARGE_NODE_BYTES - LARGE_PREFIX_BYTES - LARGE_BACK_BYTES -
                    (alignment - NV_POOL_ALIGNMENT))
         return NULL;
     total = LARGE_NODE_BYTES + LARGE_PREFIX_BYTES + (alignment - NV_POOL_ALIGNMENT) + body +
-            NV_POOL_BACK_REDZONE_MIN;
+            LARGE_BACK_BYTES;
     /* Budget for the memory and the table's growth together; take the memory
      * first so that a refusal leaves the pool exactly as it was. */
     if (large_table_growth_bytes(pool) > SIZE_MAX - total ||
@@ -1838,7 +1859,7 @@ static char *large_alloc(nv_pool_t *pool, size_t size, size_t alignment,
     node->base = base;
     node->size = total;
     node->user = user;
-    node->capacity = (size_t)(base + total - NV_POOL_BACK_REDZONE_MIN - user);
+    node->capacity = (size_t)(base + total - LARGE_BACK_BYTES - user);
     node->requested = size;
     track_noaccess(pool, base + LARGE_NODE_BYTES, total - LARGE_NODE_BYTES);
     chunk = user_chunk(user);
@@ -2005,7 +2026,7 @@ static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk
     chunk->u.requested = (uint32_t)size;
     set_site(chunk, site);
     user = chunk_user(chunk);
-    guard_fast(pool, chunk, (unsigned char *)user, size, (unsigned char *)chunk + bytes);
+    guard_fast(pool, chunk, (unsigned char *)user, size, bytes);
     (void)bytes; /* only the hardened redzones use it */
     asan_unpoison(user, size);
     return user;
@@ -3594,7 +3615,7 @@ static int is_full_unlocked(nv_pool_t *pool)
         return 0;
     if (pool->passthrough) {
         size_t total =
-            LARGE_NODE_BYTES + LARGE_PREFIX_BYTES + NV_POOL_GRANULE + NV_POOL_BACK_REDZONE_MIN;
+            LARGE_NODE_BYTES + LARGE_PREFIX_BYTES + NV_POOL_GRANULE + LARGE_BACK_BYTES;
         return !within_budget(pool, total + large_table_growth_bytes(pool));
     }
     if ((pool->exact_mask & ~(((uint64_t)1 << span) - 1)) || pool->range_mask)

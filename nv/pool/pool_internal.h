@@ -83,7 +83,7 @@ typedef struct nv_pool_block_s {
  *   +--------+-------------+-------------+------------------+--------------+
  *   | tag    | site        | front       | requested bytes  | back redzone |
  *   | size   | file, func, | redzone     | (caller's data)  | to the chunk |
- *   | 4 + 4  | line        | 8: size-    |                  | end, >= 16   |
+ *   | 4 + 4  | line        | 8: size-    |                  | end, >= 8    |
  *   |        | [leakcheck] | keyed canary|                  | [hardened]   |
  *   +--------+-------------+-------------+------------------+--------------+
  *   <------- span * 16 bytes, span = live_span(size) + reserve ------------>
@@ -162,7 +162,7 @@ typedef struct nv_pool_large_s {
 #define NV_POOL_SIZE_LARGE UINT32_MAX
 #if NV_POOL_HARDENING
 #define NV_POOL_FRONT_REDZONE 8u
-#define NV_POOL_BACK_REDZONE_MIN 16u
+#define NV_POOL_BACK_REDZONE_MIN 8u
 #else
 #define NV_POOL_FRONT_REDZONE 0u
 #define NV_POOL_BACK_REDZONE_MIN 0u

@@ -11,7 +11,8 @@
  * accesses (track_open) and closes it again (track_close).
  *
  * ASan: manual poisoning; one shadow byte covers 8 bytes, so user pointers
- * are 16-aligned and followed by at least 16 poisoned bytes.
+ * are 16-aligned and followed by at least 8 poisoned bytes (hardened; in
+ * release builds, by the next chunk's header).
  * Valgrind: one memcheck mempool per nv_pool (anchored at the pool struct);
  * chunks are MEMPOOL_ALLOC'd at the user pointer with their requested size.
  * Requests are issued only when pool->on_valgrind (read once at creation).
