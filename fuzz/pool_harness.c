@@ -1659,11 +1659,21 @@ static void expect_one_report(const damage_t *d, const char *operation)
 /* Slot `s` was quarantined by the call that found its damage. A chunk in a
  * block stays quarantined for good (recorded: no later allocation may
  * overlap it); a large one went back to the backend (the size dropped). */
+/* How far past its user pointer a live chunk of `size` bytes reaches at
+ * least: to the end of a block chunk without a reserve (prefix, size and
+ * the least back redzone, rounded to 16). Large chunks and chunks with a
+ * reserve reach further. */
+static size_t least_chunk_end(size_t size)
+{
+    return ((NV_POOL_PREFIX + size + NV_POOL_BACK_REDZONE_MIN + 15u) & ~(size_t)15u) -
+           NV_POOL_PREFIX;
+}
+
 static void quarantined(slot_t *s, size_t size_before)
 {
     if (nv_pool_get_size(H.pool) == size_before && H.quarantine_count < QUARANTINE_MAX) {
         H.quarantine[H.quarantine_count].lo = s->p - NV_POOL_PREFIX;
-        H.quarantine[H.quarantine_count].hi = s->p + s->size + 16;
+        H.quarantine[H.quarantine_count].hi = s->p + least_chunk_end(s->size);
         H.quarantine_count++;
     }
     forget(s);
@@ -1674,12 +1684,8 @@ static int recreate_pool(void);
 static void corrupt_live(slot_t *s, unsigned k, unsigned v, unsigned x)
 {
     damage_t d;
-    /* The back redzone reaches at least this far past the user pointer: to
-     * the end of a block chunk (prefix, size and the least back redzone,
-     * rounded to 16); large chunks reach further. */
-    size_t redzone_end =
-        ((NV_POOL_PREFIX + s->size + NV_POOL_BACK_REDZONE_MIN + 15u) & ~(size_t)15u) -
-        NV_POOL_PREFIX;
+    /* The back redzone reaches at least this far past the user pointer. */
+    size_t redzone_end = least_chunk_end(s->size);
     unsigned trigger = (x >> 2) & 7u;
     static const char *const triggers[8] = {"nv_pool_free",     "nv_pool_realloc",
                                             "nv_pool_validate", "nv_pool_validate_count",

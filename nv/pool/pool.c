@@ -1324,8 +1324,9 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
 }
 
 /* Files a free chunk made from a gap or a split, or found by a walk. One
- * too small for a single byte (below live_span(1), which only
- * nv_pool_alloc(p, 0) could use; never in the release layout) is padding:
+ * too small for a single byte (below live_span(1); in the leak-check
+ * layout nv_pool_alloc(p, 0) could use some; never in the release layout)
+ * is padding:
  * free-tagged, so every walker steps over it and nv_pool_compact merges it
  * with free neighbours, but no list holds it. Filing it would cost the
  * aligned fast path a list push per allocation for chunks nothing takes. */

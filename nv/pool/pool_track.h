@@ -11,8 +11,11 @@
  * accesses (track_open) and closes it again (track_close).
  *
  * ASan: manual poisoning; one shadow byte covers 8 bytes, so user pointers
- * are 16-aligned and followed by at least 8 poisoned bytes (hardened; in
- * release builds, by the next chunk's header).
+ * are 16-aligned. In hardened builds the back redzone (at least 8 bytes,
+ * ending 8-aligned) holds a fully poisoned shadow granule past the size
+ * rounded up to 8. Chunk headers stay addressable: in release builds a
+ * request that ends where the next header starts has no poisoned byte
+ * after it.
  * Valgrind: one memcheck mempool per nv_pool (anchored at the pool struct);
  * chunks are MEMPOOL_ALLOC'd at the user pointer with their requested size.
  * Requests are issued only when pool->on_valgrind (read once at creation).
