@@ -546,6 +546,46 @@ TEST_F(HandlerTest, WriteIntoAReserveIsFoundByValidate) {
   EXPECT_EQ(reports_.size(), 0u) << All();
 }
 
+// A growth in place rewrites the part of the reserve it takes: damage there
+// is reported by that realloc (which fails and quarantines the chunk), not
+// lost. Damage beyond what a growth takes stays for free and validate.
+TEST_F(HandlerTest, WriteIntoTheReserveIsFoundByTheGrowthThatTakesIt) {
+  {
+    nvtest::PoolPtr pool = Make();
+    unsigned char *p = Alloc(pool.get(), 400);
+    unsigned char *blocker = Alloc(pool.get(), 8);
+    ASSERT_TRUE(p && blocker);
+    auto *q = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), p, 500));  // room for 600
+    ASSERT_NE(q, nullptr);
+    ASSERT_NE(q, p);
+    SilentFlip(q, 540, 541);  // in the reserve, in every hardened layout
+    EXPECT_EQ(nv_pool_realloc(pool.get(), q, 560), nullptr) << "the growth takes byte 540";
+    ASSERT_EQ(reports_.size(), 1u) << All();
+    EXPECT_EQ(reports_[0].kind, NV_POOL_CORRUPT_BACK_REDZONE);
+    EXPECT_EQ(reports_[0].offset, 540);
+    EXPECT_EQ(reports_[0].requested, 500u);
+    EXPECT_EQ(reports_[0].chunk, q);
+    EXPECT_NE(nv_pool_free(pool.get(), q), NV_OK) << "quarantined, not live";
+    EXPECT_EQ(nv_pool_free(pool.get(), blocker), NV_OK);
+  }
+  {
+    reports_.clear();
+    nvtest::PoolPtr pool = Make();
+    unsigned char *p = Alloc(pool.get(), 400);
+    unsigned char *blocker = Alloc(pool.get(), 8);
+    ASSERT_TRUE(p && blocker);
+    auto *q = static_cast<unsigned char *>(nv_pool_realloc(pool.get(), p, 500));
+    ASSERT_NE(q, nullptr);
+    SilentFlip(q, 580, 581);
+    EXPECT_EQ(nv_pool_realloc(pool.get(), q, 520), q) << "a growth short of byte 580";
+    EXPECT_EQ(reports_.size(), 0u) << All();
+    log_.Clear();
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 1u);
+    EXPECT_NE(log_.ErrorText().find("first bad byte at offset 580"), std::string::npos)
+        << log_.ErrorText();
+  }
+}
+
 // The reserve lives in the top byte of a growing chunk's tag, and the front
 // redzone vouches for it: a damaged reserve is a damaged header, never a
 // free that hands the neighbour's memory back (under ASan, the checks must

@@ -1039,6 +1039,26 @@ static int check_reserve(checker_t *check, nv_pool_chunk_t *chunk)
                          "a write past the back redzone, into the chunk's reserve (overflow)");
 }
 
+/* The part of a growing chunk's reserve that a growth in place to `size`
+ * takes: it becomes caller's bytes and back redzone, rewritten without
+ * being read, so a write that skipped the back redzone and landed there
+ * would be lost. Checked first; the rest of the reserve is left to free
+ * and validate, so an append costs what it takes, not the whole reserve. */
+static int reserve_taken_intact(checker_t *check, nv_pool_chunk_t *chunk, int large, size_t old,
+                                size_t size)
+{
+    uint32_t reserve = large ? 0 : chunk_reserve(check->pool, chunk);
+    uint32_t span = request_span(size);
+    unsigned char *from, *to, *end;
+    if (reserve == 0 || span == 0 || size <= old)
+        return 1;
+    from = (unsigned char *)chunk_limit(chunk, NULL);
+    end = from + span_bytes(reserve);
+    to = (unsigned char *)chunk + span_bytes(span);
+    return check_pattern(check, chunk, from, to < end ? to : end, NV_POOL_CORRUPT_BACK_REDZONE,
+                         "a write past the back redzone, into the chunk's reserve (overflow)");
+}
+
 /* Does the front redzone before `user` verify, for a chunk that fits below
  * `top`? Tells a damaged header apart from a pointer that never was a
  * chunk, so it only peeks. */
@@ -1094,6 +1114,16 @@ static inline int check_reserve(checker_t *check, nv_pool_chunk_t *chunk)
 {
     (void)check;
     (void)chunk;
+    return 1;
+}
+static inline int reserve_taken_intact(checker_t *check, nv_pool_chunk_t *chunk, int large,
+                                       size_t old, size_t size)
+{
+    (void)check;
+    (void)chunk;
+    (void)large;
+    (void)old;
+    (void)size;
     return 1;
 }
 static inline void fill_freed(nv_pool_t *pool, unsigned char *from, unsigned char *to)
@@ -2836,7 +2866,9 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
     if (NV_POOL_HARDENING) {
         checker_t check = {pool, "nv_pool_realloc", 1, 0};
         if (!check_chunk_guards(&check, owner.chunk, owner_size(&owner),
-                                chunk_limit(owner.chunk, owner.large))) {
+                                chunk_limit(owner.chunk, owner.large)) ||
+            !reserve_taken_intact(&check, owner.chunk, owner.large != NULL, owner_size(&owner),
+                                  size)) {
             quarantine_chunk(pool, &owner);
             return NULL;
         }
