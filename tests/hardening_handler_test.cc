@@ -287,9 +287,15 @@ TEST_F(HandlerTest, DamagedChunkIsQuarantined) {
     quarantined.insert(a);
     SilentFlip(a, static_cast<long>(size), static_cast<long>(size) + 1);
     const size_t used = nv_pool_get_used(pool.get());
+    nv_pool_stats_t before, after;
+    nv_pool_get_stats(pool.get(), &before);
     EXPECT_EQ(nv_pool_free(pool.get(), a), NV_ECORRUPT);
     EXPECT_EQ(reports_.size(), 1u) << All();
     EXPECT_EQ(nv_pool_get_used(pool.get()), used - size);
+    nv_pool_get_stats(pool.get(), &after);
+    EXPECT_EQ(after.live_allocations, before.live_allocations - 1) << "no longer live";
+    EXPECT_EQ(after.frees, before.frees) << "a failed free is not counted as one";
+    EXPECT_EQ(after.allocations, before.allocations);
     EXPECT_EQ(nv_pool_free(pool.get(), a), NV_ERROR) << "second free of a quarantined chunk";
     EXPECT_EQ(log_.TakeErrors(), 1u);
     EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();

@@ -2414,9 +2414,7 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
         }
     }
     note_peak(pool);
-    release_chunk(pool, &owner);
-    if (pool->stats_on)
-        pool->stats.frees++;
+    release_chunk(pool, &owner); /* counted as a free: see live_dropped */
     return NV_OK;
 }
 
@@ -2479,7 +2477,6 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
                 size_t before = __atomic_load_n(&pool->used, __ATOMIC_RELAXED) + size;
                 if (before > pool->stats.peak_used)
                     pool->stats.peak_used = before;
-                pool->stats.frees++;
             }
             owner_leave(pool, previous);
             return 1;
@@ -2576,12 +2573,11 @@ static void slots_stop(nv_pool_t *pool, int give_back)
         pool->live_count += (size_t)slot->live_change;
         slot->used_change = slot->used_high = slot->live_change = 0;
         if (pool->stats_on) {
-            pool->stats.frees += slot->frees;
             pool->stats.allocated_bytes += slot->allocated_bytes;
             for (b = 0; b < NV_POOL_HISTOGRAM_BUCKETS; b++)
                 pool->stats.size_histogram[b] += slot->size_histogram[b];
         }
-        slot->frees = slot->allocated_bytes = 0;
+        slot->allocated_bytes = 0;
         memset(slot->size_histogram, 0, sizeof slot->size_histogram);
         while (give_back && slot->mask) {
             uint32_t span = (uint32_t)__builtin_ctzll(slot->mask);
@@ -2716,8 +2712,6 @@ static int slot_free(nv_pool_t *pool, void *ptr)
         goto locked;
     slot->used_change -= (ptrdiff_t)size;
     slot->live_change--;
-    if (pool->stats_on)
-        slot->frees++;
     asan_poison(ptr, size);
     chunk->u.span = span;
     freed_store_fast(chunk, limit);
@@ -2875,9 +2869,7 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
     }
     if (size == 0) {
         note_peak(pool);
-        release_chunk(pool, &owner);
-        if (pool->stats_on)
-            pool->stats.frees++;
+        release_chunk(pool, &owner); /* counted as a free: see live_dropped */
         return NULL;
     }
     old = owner_size(&owner);
@@ -3081,6 +3073,8 @@ static void recount(nv_pool_t *pool)
         }
     note_peak(pool);
     pool->used = totals[0];
+    /* Chunks that stop counting as live here were not freed. */
+    pool->live_dropped += (uint64_t)pool->live_count - (uint64_t)totals[1];
     pool->live_count = totals[1];
 }
 
@@ -3360,6 +3354,7 @@ static void reset_unlocked(nv_pool_t *pool)
     bins_clear(pool);
     note_peak(pool);
     pool->used = 0;
+    pool->live_dropped += pool->live_count; /* dropped, not freed */
     pool->live_count = 0;
     pool->epoch++;
     set_epoch_tags(pool);
@@ -3675,6 +3670,10 @@ static void get_stats_unlocked(nv_pool_t *pool, nv_pool_stats_t *stats)
     stats->allocations = 0; /* not counted on the fast path: see count_allocation */
     for (bucket = 0; bucket < NV_POOL_HISTOGRAM_BUCKETS; bucket++)
         stats->allocations += stats->size_histogram[bucket];
+    /* Not counted either: see live_dropped. */
+    stats->frees = pool->stats_on
+                       ? stats->allocations - (uint64_t)pool->live_count - pool->live_dropped
+                       : 0;
     stats->size = pool->held;
     stats->used = pool->used;
     if (pool->stats_on && pool->used > stats->peak_used)
@@ -3693,6 +3692,8 @@ static void reset_stats_unlocked(nv_pool_t *pool)
     if (!pool)
         return;
     memset(&pool->stats, 0, sizeof pool->stats);
+    /* No allocations counted, so no frees: the live ones were not counted. */
+    pool->live_dropped = 0 - (uint64_t)pool->live_count;
     if (pool->stats_on) /* with stats off every counter, the peak included, reads 0 */
         pool->stats.peak_used = pool->used;
 }

@@ -216,7 +216,7 @@ typedef struct nv_pool_slot_s {
     /* Counts since the last fold. `used_high` is the highest `used_change`
      * reached, so that the fold can keep peak_used exact for one slot. */
     ptrdiff_t used_change, used_high, live_change;
-    uint64_t frees, allocated_bytes; /* allocations: the histogram's sum */
+    uint64_t allocated_bytes; /* allocations: the histogram's sum; frees: see live_dropped */
     uint64_t size_histogram[NV_POOL_HISTOGRAM_BUCKETS];
 } nv_pool_slot_t;
 
@@ -247,6 +247,13 @@ struct nv_pool_s {
     uint32_t epoch;          /* bumped by every reset */
     uint64_t secret;         /* from the system's random source */
     uint64_t canary_secret;  /* secret mixed with the epoch: keys the canaries */
+    /* The free count is not kept: every allocation is in the histogram and
+     * ends live, freed, or dropped, so frees = allocations - live_count -
+     * live_dropped (stats on). live_dropped counts allocations that stopped
+     * being live without a counted free (reset, quarantine: see recount),
+     * minus the live count when the counters were last zeroed; modulo 2^64.
+     * A free then pays no counter store. */
+    uint64_t live_dropped;
 
     nv_pool_block_t *current; /* block the bump pointer is in, or NULL */
     nv_pool_block_t *blocks;  /* creation order */
