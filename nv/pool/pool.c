@@ -2971,6 +2971,10 @@ void *nv_pool_align_array_at(nv_pool_t *pool, size_t nmemb, size_t size,
 /* Walking                                                                  */
 /* ======================================================================== */
 
+/* How far ahead of a walk its prefetch reaches (bytes): 2048 halved the
+ * hardened reset of 1M 64-byte chunks; 256-512 gained less, 4096 no more. */
+#define WALK_PREFETCH_AHEAD 2048
+
 /* Visits every chunk of `block` in address order; stops (returning 0) at a
  * header that cannot be walked past, after reporting it. */
 typedef int (*chunk_visitor_t)(nv_pool_t *pool, nv_pool_block_t *block,
@@ -2988,6 +2992,12 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
     while (at < top) {
         nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
         uint32_t tag, word, span;
+        /* Each step's address comes from the header before it, so the
+         * walk would wait for one miss at a time; chunks tile the block
+         * upwards, so fetching ahead of it keeps several misses in flight.
+         * A prefetch past the block's end does not fault (computed as an
+         * integer: no pointer leaves the block). */
+        __builtin_prefetch((const void *)((uintptr_t)at + WALK_PREFETCH_AHEAD));
         if (UNLIKELY(watched)) {
             uint32_t header[2];
             track_peek(pool, chunk, header, sizeof header);
