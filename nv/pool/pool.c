@@ -2971,9 +2971,11 @@ void *nv_pool_align_array_at(nv_pool_t *pool, size_t nmemb, size_t size,
 /* Walking                                                                  */
 /* ======================================================================== */
 
-/* How far ahead of a walk its prefetches reach, a line at a time (bytes).
- * 2048 halved the hardened reset of 1M 64-byte chunks; 256-512 gained
- * less, 4096 no more. */
+/* Bytes ahead of a walk that it prefetches, one WALK_LINE at a time. On
+ * the second machine of docs/performance.md this halved hardened W6 (1M
+ * 64-byte chunks, allocations and reset): 36 -> 18 ns per allocation. An
+ * earlier one-prefetch-per-step version gained less at 256-512 than at
+ * 2048, and no more at 4096. */
 #define WALK_PREFETCH_AHEAD 2048
 #define WALK_LINE 64
 
@@ -3000,7 +3002,8 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
          * upwards: fetching every line ahead of the walk turns the chase
          * into a stream instead of a miss per header and back redzone.
          * Past a big chunk the fetching restarts at the walk; a prefetch
-         * past the block's end does not fault. */
+         * past the block's end does not fault (`fetched` is an integer:
+         * no pointer leaves the block). */
         if (fetched < (uintptr_t)at)
             fetched = (uintptr_t)at;
         for (; fetched < (uintptr_t)at + WALK_PREFETCH_AHEAD; fetched += WALK_LINE)
