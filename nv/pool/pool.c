@@ -2195,6 +2195,44 @@ typedef struct owner_s {
     nv_pool_large_t *large;   /* its node (large chunks) */
 } owner_t;
 
+/* 1 when `ptr` is a user pointer on the current block's chunk grid below
+ * the bump pointer: a would-be chunk, nothing read from it yet. */
+static ALWAYS_INLINE int in_current_block(const nv_pool_t *pool, const void *ptr)
+{
+    /* Offset of the would-be chunk in the current block, in granules;
+     * bump >= start, both on the granule grid. Rotated rather than shifted:
+     * an offset off the grid then has high bits set and fails the same
+     * comparison that checks the range. */
+    size_t offset = (size_t)((uintptr_t)ptr - NV_POOL_PREFIX - (uintptr_t)pool->bump_start);
+    size_t granules = (offset >> NV_POOL_GRANULE_SHIFT) |
+                      (offset << (sizeof offset * CHAR_BIT - NV_POOL_GRANULE_SHIFT));
+    return granules < (size_t)(pool->bump - pool->bump_start) / NV_POOL_GRANULE;
+}
+
+/* find_live's common case, a live chunk of the current block, without the
+ * search of the block index. 0 for anything else: find_live then decides,
+ * with its reports. */
+static ALWAYS_INLINE int find_live_current(nv_pool_t *pool, void *ptr, owner_t *owner)
+{
+    nv_pool_chunk_t *chunk = user_chunk(ptr);
+    struct {
+        uint32_t tag;
+        uint32_t requested;
+    } seen;
+    if (!in_current_block(pool, ptr))
+        return 0;
+    /* Until the tag matches, `chunk` may be any bytes of the block. */
+    track_peek(pool, chunk, &seen, sizeof seen);
+    if (!tag_is_live(pool, seen.tag) ||
+        span_bytes(live_span(seen.requested) + tag_reserve(pool, seen.tag)) >
+            (size_t)(pool->bump - (char *)chunk))
+        return 0;
+    owner->chunk = chunk;
+    owner->block = pool->current;
+    owner->large = NULL;
+    return 1;
+}
+
 /* Finds the live chunk whose user pointer is `ptr`: O(log blocks) for block
  * chunks, O(1) expected for large ones, reading only the pool's own memory.
  * On failure logs why (naming `operation`), reports a damaged header to the
@@ -2423,14 +2461,7 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
  * the slow path (not such a chunk, or damaged), which then reports. */
 static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
 {
-    /* Offset of the would-be chunk in the current block, in granules;
-     * bump >= start, both on the granule grid. Rotated rather than shifted:
-     * an offset off the grid then has high bits set and fails the same
-     * comparison that checks the range. */
-    size_t offset = (size_t)((uintptr_t)ptr - NV_POOL_PREFIX - (uintptr_t)pool->bump_start);
-    size_t granules = (offset >> NV_POOL_GRANULE_SHIFT) |
-                      (offset << (sizeof offset * CHAR_BIT - NV_POOL_GRANULE_SHIFT));
-    if (LIKELY(granules < (size_t)(pool->bump - pool->bump_start) / NV_POOL_GRANULE)) {
+    if (LIKELY(in_current_block(pool, ptr))) {
         nv_pool_chunk_t *chunk = user_chunk(ptr);
         uint32_t tag;
         /* `chunk` may be any bytes of the block until the tag matches. */
@@ -2834,6 +2865,48 @@ static int resize_in_place(nv_pool_t *pool, const owner_t *owner, size_t size)
 static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
                                  const site_t *site);
 
+/* The release build's fast path for a realloc that grows a live chunk of
+ * the current block in place: within its span and reserve, or at the bump
+ * pointer. resize_in_place's growth without the block search and the
+ * calls. NULL for anything else (a shrink, a move, a chunk elsewhere, a
+ * header that does not check out): the slow path then does the work, with
+ * its reports. Hardened builds check redzones and reserve first, so they
+ * always take the slow path. */
+static ALWAYS_INLINE void *realloc_try_fast(nv_pool_t *pool, void *ptr, size_t size)
+{
+    nv_pool_chunk_t *chunk = user_chunk(ptr);
+    uint32_t tag, old, have, span;
+    char *end;
+    if (NV_POOL_HARDENING || NV_POOL_ASAN || !in_current_block(pool, ptr))
+        return NULL;
+    tag = chunk->tag;
+    old = chunk->u.requested;
+    /* Size 0 frees; a shrink may leave a free chunk behind. */
+    if (!tag_is_live(pool, tag) || size == 0 || size < old || size >= NV_POOL_SIZE_LARGE)
+        return NULL;
+    have = live_span(old) + tag_reserve(pool, tag);
+    end = (char *)chunk + span_bytes(have);
+    if (end > pool->bump) /* a damaged size: the slow path reports it */
+        return NULL;
+    span = live_span(size);
+    if (span > have) {
+        if (end != pool->bump || span_bytes(span) > (size_t)(pool->bump_end - (char *)chunk))
+            return NULL;
+        pool->bump = (char *)chunk + span_bytes(span);
+        have = span;
+    }
+    chunk->tag = live_tag_with(pool, have - span);
+    chunk->u.requested = (uint32_t)size;
+    pool->used += size - old;
+    if (UNLIKELY(pool->fast_flags)) {
+        if (pool->fast_flags & NV_POOL_FAST_ZERO)
+            memset((char *)ptr + old, 0, size - old);
+        if (pool->fast_flags & NV_POOL_FAST_STATS)
+            pool->stats.reallocations++;
+    }
+    return ptr;
+}
+
 static void *pool_realloc(nv_pool_t *pool, void *ptr, size_t size, const site_t *site)
 {
     void *previous, *result;
@@ -2843,6 +2916,13 @@ static void *pool_realloc(nv_pool_t *pool, void *ptr, size_t size, const site_t 
     }
     if (!ptr)
         return alloc_fast(pool, size, site);
+    /* fast_limit is 0 where fast paths are off: Valgrind, passthrough and
+     * thread-safe pools. */
+    if (LIKELY(pool->fast_limit != 0)) {
+        result = realloc_try_fast(pool, ptr, size);
+        if (LIKELY(result != NULL))
+            return result;
+    }
     previous = pool_enter(pool, "nv_pool_realloc");
     result = pool_realloc_locked(pool, ptr, size, site);
     pool_leave(pool, previous);
@@ -2855,7 +2935,7 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
     owner_t owner;
     char *fresh;
     size_t old, reserve;
-    if (!find_live(pool, ptr, &owner, "nv_pool_realloc"))
+    if (!find_live_current(pool, ptr, &owner) && !find_live(pool, ptr, &owner, "nv_pool_realloc"))
         return NULL;
     if (NV_POOL_HARDENING) {
         checker_t check = {pool, "nv_pool_realloc", 1, 0};
