@@ -2214,13 +2214,14 @@ static ALWAYS_INLINE int in_current_block(const nv_pool_t *pool, const void *ptr
  * with its reports. */
 static ALWAYS_INLINE int find_live_current(nv_pool_t *pool, void *ptr, owner_t *owner)
 {
-    nv_pool_chunk_t *chunk = user_chunk(ptr);
+    nv_pool_chunk_t *chunk;
     struct {
         uint32_t tag;
         uint32_t requested;
     } seen;
     if (!in_current_block(pool, ptr))
         return 0;
+    chunk = user_chunk(ptr); /* only now: `ptr` may be any address */
     /* Until the tag matches, `chunk` may be any bytes of the block. */
     track_peek(pool, chunk, &seen, sizeof seen);
     if (!tag_is_live(pool, seen.tag) ||
@@ -2874,11 +2875,12 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
  * always take the slow path. */
 static ALWAYS_INLINE void *realloc_try_fast(nv_pool_t *pool, void *ptr, size_t size)
 {
-    nv_pool_chunk_t *chunk = user_chunk(ptr);
+    nv_pool_chunk_t *chunk;
     uint32_t tag, old, have, span;
     char *end;
     if (NV_POOL_HARDENING || NV_POOL_ASAN || !in_current_block(pool, ptr))
         return NULL;
+    chunk = user_chunk(ptr); /* only now: `ptr` may be any address */
     tag = chunk->tag;
     old = chunk->u.requested;
     /* Size 0 frees; a shrink may leave a free chunk behind. */
