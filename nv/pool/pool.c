@@ -818,7 +818,15 @@ static unsigned char *freed_find_damage(nv_pool_t *pool, unsigned char *from,
 {
     unsigned char *p, *bad = NULL;
     track_open(pool, from, (size_t)(to - from));
-    for (p = from; p < to; p++)
+    /* Intact words first (the common case: a realloc checks every reserve
+     * byte it takes), then bytes from the first word that differs. */
+    for (p = from; (size_t)(to - p) >= sizeof(uint64_t); p += sizeof(uint64_t)) {
+        uint64_t word;
+        memcpy(&word, p, sizeof word);
+        if (word != FREED_WORD)
+            break;
+    }
+    for (; p < to; p++)
         if (*p != NV_POOL_FILL_FREED) {
             bad = p;
             break;
