@@ -1078,11 +1078,13 @@ TEST_F(AllocTest, ReallocOfAForeignPointerGivesNullAndChangesNothing) {
 
   Snapshot before = Snapshot::Of(pool.get());
   Snapshot other_before = Snapshot::Of(other.get());
-  // 16: its chunk address would be null (UBSan: pointer overflow) if the
-  // pool formed it before checking the pointer.
+  // 8, 16, 32, 40: the chunk prefix of some build (release, hardened,
+  // leak-check), so the chunk address would be null (UBSan: pointer
+  // overflow) if the pool formed it before checking the pointer.
   void *foreign[] = {theirs, heap, stack, freed, mine + 16, mine + 1,
                      static_cast<unsigned char *>(big) + 4096, static_cast<void *>(pool.get()),
-                     reinterpret_cast<void *>(uintptr_t{16})};
+                     reinterpret_cast<void *>(uintptr_t{8}), reinterpret_cast<void *>(uintptr_t{16}),
+                     reinterpret_cast<void *>(uintptr_t{32}), reinterpret_cast<void *>(uintptr_t{40})};
   for (void *f : foreign) {
     SCOPED_TRACE(f);
     EXPECT_EQ(nv_pool_realloc(pool.get(), f, 128), nullptr);

@@ -2203,8 +2203,8 @@ typedef struct owner_s {
     nv_pool_large_t *large;   /* its node (large chunks) */
 } owner_t;
 
-/* 1 when `ptr` is a user pointer on the current block's chunk grid below
- * the bump pointer: a would-be chunk, nothing read from it yet. */
+/* 1 when `ptr`'s would-be chunk lies on the current block's chunk grid
+ * below the bump pointer; nothing is read from it yet. */
 static ALWAYS_INLINE int in_current_block(const nv_pool_t *pool, const void *ptr)
 {
     /* Offset of the would-be chunk in the current block, in granules;
@@ -2214,7 +2214,8 @@ static ALWAYS_INLINE int in_current_block(const nv_pool_t *pool, const void *ptr
     size_t offset = (size_t)((uintptr_t)ptr - NV_POOL_PREFIX - (uintptr_t)pool->bump_start);
     size_t granules = (offset >> NV_POOL_GRANULE_SHIFT) |
                       (offset << (sizeof offset * CHAR_BIT - NV_POOL_GRANULE_SHIFT));
-    return granules < (size_t)(pool->bump - pool->bump_start) / NV_POOL_GRANULE;
+    /* As integers: without a current block both are NULL. */
+    return granules < ((uintptr_t)pool->bump - (uintptr_t)pool->bump_start) / NV_POOL_GRANULE;
 }
 
 /* find_live's common case, a live chunk of the current block, without the
@@ -2877,9 +2878,9 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
 /* The release build's fast path for a realloc that grows a live chunk of
  * the current block in place: within its span and reserve, or at the bump
  * pointer. resize_in_place's growth without the block search and the
- * calls. NULL for anything else (a shrink, a move, a chunk elsewhere, a
- * header that does not check out): the slow path then does the work, with
- * its reports. Hardened builds check redzones and reserve first, so they
+ * calls. NULL for anything else (size 0, a shrink, a move, a size of 2^32
+ * or more, a chunk elsewhere, a header that does not check out): the slow
+ * path then does the work, with its reports. Hardened builds check redzones and reserve first, so they
  * always take the slow path. */
 static ALWAYS_INLINE void *realloc_try_fast(nv_pool_t *pool, void *ptr, size_t size)
 {
@@ -2895,9 +2896,11 @@ static ALWAYS_INLINE void *realloc_try_fast(nv_pool_t *pool, void *ptr, size_t s
     if (!tag_is_live(pool, tag) || size == 0 || size < old || size >= NV_POOL_SIZE_LARGE)
         return NULL;
     have = live_span(old) + tag_reserve(pool, tag);
-    end = (char *)chunk + span_bytes(have);
-    if (end > pool->bump) /* a damaged size: the slow path reports it */
+    /* Compared before `end` is formed: a damaged size would put it far
+     * past the block. The slow path reports such a header. */
+    if (span_bytes(have) > (size_t)(pool->bump - (char *)chunk))
         return NULL;
+    end = (char *)chunk + span_bytes(have);
     span = live_span(size);
     if (span > have) {
         if (end != pool->bump || span_bytes(span) > (size_t)(pool->bump_end - (char *)chunk))
