@@ -2880,8 +2880,8 @@ static void *pool_realloc_locked(nv_pool_t *pool, void *ptr, size_t size,
  * pointer. resize_in_place's growth without the block search and the
  * calls. NULL for anything else (size 0, a shrink, a move, a size of 2^32
  * or more, a chunk elsewhere, a header that does not check out): the slow
- * path then does the work, with its reports. Hardened builds check redzones and reserve first, so they
- * always take the slow path. */
+ * path then does the work, with its reports. Hardened builds check
+ * redzones and reserve first, so they always take the slow path. */
 static ALWAYS_INLINE void *realloc_try_fast(nv_pool_t *pool, void *ptr, size_t size)
 {
     nv_pool_chunk_t *chunk;
