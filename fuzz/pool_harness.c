@@ -1656,9 +1656,6 @@ static void expect_one_report(const damage_t *d, const char *operation)
     totals.corrupt_detected++;
 }
 
-/* Slot `s` was quarantined by the call that found its damage. A chunk in a
- * block stays quarantined for good (recorded: no later allocation may
- * overlap it); a large one went back to the backend (the size dropped). */
 /* How far past its user pointer a live chunk of `size` bytes reaches at
  * least: to the end of a block chunk without a reserve (prefix, size and
  * the least back redzone, rounded to 16). Large chunks and chunks with a
@@ -1669,6 +1666,9 @@ static size_t least_chunk_end(size_t size)
            NV_POOL_PREFIX;
 }
 
+/* Slot `s` was quarantined by the call that found its damage. A chunk in a
+ * block stays quarantined for good (recorded: no later allocation may
+ * overlap it); a large one went back to the backend (the size dropped). */
 static void quarantined(slot_t *s, size_t size_before)
 {
     if (nv_pool_get_size(H.pool) == size_before && H.quarantine_count < QUARANTINE_MAX) {
