@@ -109,6 +109,24 @@ static ALWAYS_INLINE uint32_t live_span(size_t size)
                       NV_POOL_GRANULE_SHIFT);
 }
 
+/* live_span in bytes, for the fast paths' sizes (below NV_POOL_FAST_MAX + 1):
+ * the fast paths index exact_bins with it (see nv_pool_exact_bin_t). */
+static ALWAYS_INLINE size_t live_bytes(size_t size)
+{
+    return (size + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN + NV_POOL_GRANULE - 1u) &
+           ~(size_t)(NV_POOL_GRANULE - 1u);
+}
+
+/* The exact list of chunks of `bytes` bytes (a multiple of NV_POOL_GRANULE):
+ * &exact_bins[bytes / NV_POOL_GRANULE].head, written as the byte offset it
+ * is (a list is one granule long), because clang shifts down and up again
+ * otherwise. */
+static ALWAYS_INLINE nv_pool_chunk_t **exact_list(nv_pool_t *pool, size_t bytes)
+{
+    return (nv_pool_chunk_t **)((char *)pool->exact_bins + bytes);
+}
+_Static_assert(sizeof(nv_pool_exact_bin_t) == NV_POOL_GRANULE, "an exact list is one granule");
+
 /* Granules a block chunk needs for `size` caller bytes; 0 if it cannot be a
  * block chunk (the size does not fit the header's 32 bits). */
 static uint32_t request_span(size_t size)
@@ -1282,8 +1300,8 @@ static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 {
     uint32_t span = chunk->u.span;
     if (span < NV_POOL_EXACT_BINS) {
-        link_set(pool, chunk, pool->exact_bins[span]);
-        pool->exact_bins[span] = chunk;
+        link_set(pool, chunk, pool->exact_bins[span].head);
+        pool->exact_bins[span].head = chunk;
         pool->exact_mask |= (uint64_t)1 << span;
     } else {
         unsigned k = floor_log2(span);
@@ -1295,9 +1313,9 @@ static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
 
 static inline nv_pool_chunk_t *exact_pop(nv_pool_t *pool, uint32_t span)
 {
-    nv_pool_chunk_t *chunk = pool->exact_bins[span];
+    nv_pool_chunk_t *chunk = pool->exact_bins[span].head;
     nv_pool_chunk_t *next = link_get(pool, chunk);
-    pool->exact_bins[span] = next;
+    pool->exact_bins[span].head = next;
     if (!next)
         pool->exact_mask &= ~((uint64_t)1 << span);
     return chunk;
@@ -1972,7 +1990,7 @@ static char *alloc_chunk(nv_pool_t *pool, size_t size, size_t alignment,
 static void *alloc_slow_locked(nv_pool_t *pool, size_t size, size_t alignment,
                                const site_t *site);
 static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
-                                          const site_t *site, int entered);
+                                          const site_t *site, int entered, int extras);
 static void *slot_alloc(nv_pool_t *pool, size_t size, const site_t *site, int *damaged);
 static void slot_refill(nv_pool_t *pool, size_t size);
 static void slots_give_back(nv_pool_t *pool);
@@ -1994,7 +2012,7 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
         /* A damaged cached chunk goes back to the lists (give_back), where
          * the slow path below finds it and reports. */
         previous = pool_enter_mode(pool, "nv_pool_alloc", damaged);
-        user = alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site, 1);
+        user = alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site, 1, 1);
         if (user) {
             slot_refill(pool, size);
         } else {
@@ -2009,7 +2027,7 @@ static NOINLINE void *alloc_slow(nv_pool_t *pool, size_t size, size_t alignment,
      * its lock; a pool whose fast owner check sent this thread here. */
     user = (size < pool->locked_fast_limit || size < pool->fast_limit) &&
                    alignment <= NV_POOL_ALIGNMENT
-               ? alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site, 1)
+               ? alloc_try_fast(pool, size, NV_POOL_ALIGNMENT, site, 1, 1)
                : NULL;
     if (!user)
         user = alloc_slow_locked(pool, size, alignment, site);
@@ -2076,12 +2094,14 @@ static ALWAYS_INLINE char *chunk_go_live(nv_pool_t *pool, nv_pool_chunk_t *chunk
  * freed chunk that fails its check; the slow path then repeats the work
  * with full reporting. An `alignment` above NV_POOL_ALIGNMENT (a constant
  * in every caller, so each copy keeps only its own branch) skips the lists
- * and bumps past a gap that becomes a free chunk, as carve does. */
+ * and bumps past a gap that becomes a free chunk, as carve does. `extras`
+ * (a constant in every caller) is 0 only for pools without per-call extras
+ * (plain_fast_limit), which then skip the test of fast_flags. */
 static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t alignment,
-                                          const site_t *site, int entered)
+                                          const site_t *site, int entered, int extras)
 {
-    uint32_t span = live_span(size);
-    size_t bytes = span_bytes(span);
+    size_t bytes = live_bytes(size);
+    uint32_t span = (uint32_t)(bytes >> NV_POOL_GRANULE_SHIFT);
     void *previous;
     nv_pool_chunk_t *chunk, *next;
     char *user;
@@ -2090,7 +2110,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
     previous = entered ? OWNER_ALREADY_ENTERED : owner_enter_fast(pool);
     if (UNLIKELY(!previous))
         return NULL;
-    chunk = alignment <= NV_POOL_ALIGNMENT ? pool->exact_bins[span] : NULL;
+    chunk = alignment <= NV_POOL_ALIGNMENT ? *exact_list(pool, bytes) : NULL;
     if (chunk) {
         if (UNLIKELY(!freed_intact_fast(chunk, (unsigned char *)chunk + bytes))) {
             owner_leave(pool, previous);
@@ -2100,7 +2120,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
          * header's site, which must stay open. */
         next = link_get_fast(chunk); /* once: the stores below may alias it */
         asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-        pool->exact_bins[span] = next;
+        *exact_list(pool, bytes) = next;
         if (!next)
             pool->exact_mask &= ~((uint64_t)1 << span);
     } else {
@@ -2122,7 +2142,7 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
     user = chunk_go_live(pool, chunk, size, bytes, site);
     pool->used += size;
     pool->live_count++;
-    if (UNLIKELY(pool->fast_flags)) {
+    if (extras && UNLIKELY(pool->fast_flags)) {
         /* Stats alone (the default config) stay inline. */
         if (pool->fast_flags != NV_POOL_FAST_STATS)
             return alloc_extras(pool, chunk, size, previous);
@@ -2132,14 +2152,20 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
     return user;
 }
 
-/* Pools that are not thread-safe try the fast path unlocked; everything
- * else (thread-safe pools included) goes through alloc_slow. `alignment`
- * is a constant in every caller (see alloc_try_fast). */
+/* Pools that are not thread-safe try the fast path unlocked: a copy without
+ * the per-call extras for pools that have none, one with them for the
+ * others. Everything else (thread-safe pools included) goes through
+ * alloc_slow. `alignment` is a constant in every caller (see
+ * alloc_try_fast). */
 static ALWAYS_INLINE void *alloc_fast_at(nv_pool_t *pool, size_t size, size_t alignment,
                                          const site_t *site)
 {
-    if (LIKELY(pool != NULL) && LIKELY(size < pool->fast_limit)) {
-        void *user = alloc_try_fast(pool, size, alignment, site, 0);
+    if (LIKELY(pool != NULL)) {
+        void *user = NULL;
+        if (LIKELY(size < pool->plain_fast_limit))
+            user = alloc_try_fast(pool, size, alignment, site, 0, 0);
+        else if (size < pool->fast_limit)
+            user = alloc_try_fast(pool, size, alignment, site, 0, 1);
         if (LIKELY(user != NULL))
             return user;
     }
@@ -2416,7 +2442,7 @@ static void quarantine_chunk(nv_pool_t *pool, const owner_t *owner)
 }
 
 static int free_slow_locked(nv_pool_t *pool, void *ptr);
-static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered);
+static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered, int extras);
 static int slot_free(nv_pool_t *pool, void *ptr);
 
 static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
@@ -2439,7 +2465,7 @@ static NOINLINE int free_slow(nv_pool_t *pool, void *ptr)
     }
     /* The fast path once entered: a thread-safe pool's, under its lock; a
      * pool whose fast owner check sent this thread here. */
-    if ((pool->locked_fast_limit != 0 || pool->fast_limit != 0) && free_try_fast(pool, ptr, 1))
+    if ((pool->locked_fast_limit != 0 || pool->fast_limit != 0) && free_try_fast(pool, ptr, 1, 1))
         result = NV_OK;
     else
         result = free_slow_locked(pool, ptr);
@@ -2469,8 +2495,9 @@ static int free_slow_locked(nv_pool_t *pool, void *ptr)
 
 /* The fast path: a live chunk of the current block whose redzones verify
  * goes back to the tail (if last) or to its exact list. 0 when `ptr` needs
- * the slow path (not such a chunk, or damaged), which then reports. */
-static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
+ * the slow path (not such a chunk, or damaged), which then reports.
+ * `extras` as in alloc_try_fast. */
+static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered, int extras)
 {
     if (LIKELY(in_current_block(pool, ptr))) {
         nv_pool_chunk_t *chunk = user_chunk(ptr);
@@ -2483,13 +2510,14 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
 #endif
         if (LIKELY(tag == pool->live_tag)) {
             size_t size = chunk->u.requested;
-            uint32_t span = live_span(size);
-            unsigned char *limit = (unsigned char *)chunk + span_bytes(span);
+            size_t bytes = live_bytes(size);
+            uint32_t span = (uint32_t)(bytes >> NV_POOL_GRANULE_SHIFT);
+            unsigned char *limit = (unsigned char *)chunk + bytes;
             int to_tail;
             void *previous;
             /* Hardened: a damaged size must not send the redzone check past
              * the block's top. */
-            if (UNLIKELY(span >= NV_POOL_EXACT_BINS ||
+            if (UNLIKELY(bytes >= span_bytes(NV_POOL_EXACT_BINS) ||
                          (NV_POOL_HARDENING && (char *)limit > pool->bump) ||
                          !live_guards_intact(pool, chunk, (unsigned char *)ptr, size, 0, limit)))
                 return 0;
@@ -2507,11 +2535,11 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
                 chunk->tag = pool->free_tag;
                 chunk->u.span = span;
                 freed_store_fast(chunk, limit);
-                link_set_fast(chunk, pool->exact_bins[span]);
-                pool->exact_bins[span] = chunk;
+                link_set_fast(chunk, *exact_list(pool, bytes));
+                *exact_list(pool, bytes) = chunk;
                 pool->exact_mask |= (uint64_t)1 << span;
             }
-            if (pool->fast_flags & NV_POOL_FAST_STATS) {
+            if (extras && (pool->fast_flags & NV_POOL_FAST_STATS)) {
                 /* note_peak, for the `used` before this free; here, not
                  * before the subtraction, keeps that a single add to
                  * memory when stats are off, and read again (atomic: the
@@ -2530,9 +2558,16 @@ static ALWAYS_INLINE int free_try_fast(nv_pool_t *pool, void *ptr, int entered)
 int nv_pool_free(nv_pool_t *pool, void *ptr)
 {
     /* fast_limit is 0 under Valgrind (its requests need the slow path) and
-     * in thread-safe pools (free_slow takes the lock first). */
-    if (LIKELY(pool != NULL) && LIKELY(pool->fast_limit != 0) && LIKELY(free_try_fast(pool, ptr, 0)))
-        return NV_OK;
+     * in thread-safe pools (free_slow takes the lock first); as in
+     * alloc_fast_at, pools without per-call extras have their own copy. */
+    if (LIKELY(pool != NULL)) {
+        if (LIKELY(pool->plain_fast_limit != 0)) {
+            if (LIKELY(free_try_fast(pool, ptr, 0, 0)))
+                return NV_OK;
+        } else if (pool->fast_limit != 0 && free_try_fast(pool, ptr, 0, 1)) {
+            return NV_OK;
+        }
+    }
     return free_slow(pool, ptr);
 }
 
@@ -2626,8 +2661,8 @@ static void slots_stop(nv_pool_t *pool, int give_back)
             nv_pool_chunk_t *last = slot->cache[span], *next;
             while ((next = link_get(pool, last)) != NULL)
                 last = next;
-            link_set(pool, last, pool->exact_bins[span]);
-            pool->exact_bins[span] = slot->cache[span];
+            link_set(pool, last, pool->exact_bins[span].head);
+            pool->exact_bins[span].head = slot->cache[span];
             pool->exact_mask |= (uint64_t)1 << span;
             slot->cache[span] = NULL;
             slot->count[span] = 0;
@@ -2651,15 +2686,15 @@ static void slot_refill(nv_pool_t *pool, size_t size)
 {
     uint32_t span = live_span(size);
     nv_pool_slot_t *slot = slot_of_thread(pool);
-    while (pool->exact_bins[span] && slot->count[span] < NV_POOL_SLOT_CACHE_MAX / 2) {
-        nv_pool_chunk_t *chunk = pool->exact_bins[span];
-        pool->exact_bins[span] = link_get(pool, chunk);
+    while (pool->exact_bins[span].head && slot->count[span] < NV_POOL_SLOT_CACHE_MAX / 2) {
+        nv_pool_chunk_t *chunk = pool->exact_bins[span].head;
+        pool->exact_bins[span].head = link_get(pool, chunk);
         link_set(pool, chunk, slot->cache[span]);
         slot->cache[span] = chunk;
         slot->count[span]++;
         slot->mask |= (uint64_t)1 << span;
     }
-    if (!pool->exact_bins[span])
+    if (!pool->exact_bins[span].head)
         pool->exact_mask &= ~((uint64_t)1 << span);
 }
 
@@ -3351,6 +3386,7 @@ nv_pool_t *nv_pool_create(const nv_pool_config_t *config)
                                   : NV_POOL_FAST_MAX + 1;
     pool->fast_flags = (pool->stats_on ? NV_POOL_FAST_STATS : 0u) |
                        (pool->zero_clear ? NV_POOL_FAST_ZERO : 0u);
+    pool->plain_fast_limit = pool->fast_flags ? 0 : pool->fast_limit;
     pool->secret = random_secret(pool);
     set_epoch_tags(pool);
     if (pool->thread_safe) {
@@ -3717,7 +3753,7 @@ static size_t free_bytes(nv_pool_t *pool, size_t *largest)
     }
     for (i = 0; i < NV_POOL_EXACT_BINS + NV_POOL_RANGE_BINS; i++) {
         nv_pool_chunk_t *chunk =
-            i < NV_POOL_EXACT_BINS ? pool->exact_bins[i] : pool->range_bins[i - NV_POOL_EXACT_BINS];
+            i < NV_POOL_EXACT_BINS ? pool->exact_bins[i].head : pool->range_bins[i - NV_POOL_EXACT_BINS];
         for (; chunk; chunk = link_get(pool, chunk)) {
             size_t bytes = span_bytes(chunk->u.span);
             total += bytes;
@@ -3977,7 +4013,7 @@ static size_t check_bins(checker_t *check, size_t expected)
     unsigned i;
     for (i = 0; i < NV_POOL_EXACT_BINS + NV_POOL_RANGE_BINS; i++) {
         int exact = i < NV_POOL_EXACT_BINS;
-        nv_pool_chunk_t *chunk = exact ? pool->exact_bins[i] : pool->range_bins[i - NV_POOL_EXACT_BINS];
+        nv_pool_chunk_t *chunk = exact ? pool->exact_bins[i].head : pool->range_bins[i - NV_POOL_EXACT_BINS];
         int flagged = exact ? (pool->exact_mask >> i) & 1
                             : (pool->range_mask >> (i - NV_POOL_EXACT_BINS)) & 1;
         if ((chunk != NULL) != flagged)

@@ -190,6 +190,14 @@ typedef struct nv_pool_large_s {
 
 #define NV_POOL_NAME_MAX 48
 
+/* An exact free list. It is one granule long, so a chunk's size in bytes is
+ * the byte offset of its list in exact_bins: the fast paths index the lists
+ * with the rounded size and no shift. The second word is padding. */
+typedef struct nv_pool_exact_bin_s {
+    nv_pool_chunk_t *head;
+    void *unused;
+} nv_pool_exact_bin_t;
+
 /* A thread-safe pool's lock: a mutex made recursive by hand (public calls
  * nest: the exports call nv_pool_get_stats), so the mutex itself can be
  * glibc's adaptive kind, which spins briefly before sleeping. */
@@ -211,7 +219,7 @@ typedef struct nv_pool_lock_s {
 typedef struct nv_pool_slot_s {
     _Alignas(64) int busy;       /* atomic: a thread is inside this slot */
     uint64_t mask;               /* bit s: cache[s] is not empty */
-    nv_pool_chunk_t *cache[NV_POOL_EXACT_BINS]; /* free chunks, as in exact_bins */
+    nv_pool_chunk_t *cache[NV_POOL_EXACT_BINS]; /* free chunks, as in exact_bins[].head */
     uint8_t count[NV_POOL_EXACT_BINS];
     /* Counts since the last fold. `used_high` is the highest `used_change`
      * reached, so that the fold can keep peak_used exact for one slot. */
@@ -227,6 +235,8 @@ struct nv_pool_s {
     char *bump_start;   /* start of the current block (first chunk) */
     size_t fast_limit;  /* sizes below it may take the fast path; 0 = never
                          * (Valgrind tracking, passthrough) */
+    size_t plain_fast_limit; /* fast_limit if fast_flags is 0, else 0: these
+                              * pools' fast paths skip the extras test */
     size_t used;        /* sum of live requested sizes */
     uint32_t live_tag;  /* chunk tags for this epoch */
     uint32_t free_tag;
@@ -236,7 +246,7 @@ struct nv_pool_s {
     int zero_clear;
     int on_valgrind; /* RUNNING_ON_VALGRIND, read once at creation (0 if compiled out) */
     uint64_t exact_mask; /* bit s: exact_bins[s] is not empty */
-    nv_pool_chunk_t *exact_bins[NV_POOL_EXACT_BINS];
+    nv_pool_exact_bin_t exact_bins[NV_POOL_EXACT_BINS];
     nv_pool_stats_t stats; /* counters and peak; gauges are computed */
 
     /* Slow-path state. */
