@@ -109,8 +109,8 @@ static ALWAYS_INLINE uint32_t live_span(size_t size)
                       NV_POOL_GRANULE_SHIFT);
 }
 
-/* live_span in bytes, for the fast paths' sizes (below NV_POOL_FAST_MAX + 1):
- * the fast paths index exact_bins with it (see nv_pool_exact_bin_t). */
+/* live_span in bytes; like it, exact for any size below 2^32 (a header's).
+ * The fast paths index exact_bins with it (see exact_list). */
 static ALWAYS_INLINE size_t live_bytes(size_t size)
 {
     return (size + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN + NV_POOL_GRANULE - 1u) &
