@@ -1,10 +1,10 @@
 /*
  * alloc_malloc.c - the process's malloc/free/realloc/aligned_alloc.
  *
- * Compiled three times: in the main benchmark binary it is glibc's
- * ("glibc malloc"); in nvbench_jemalloc and nvbench_tcmalloc the binary is
- * linked with -ljemalloc / -ltcmalloc_minimal, which replace malloc for the
- * whole process (NVB_MALLOC_FLAVOR 1 / 2). init() checks at run time which
+ * Compiled four times: in the main benchmark binary and in nvbench_glibc it
+ * is glibc's ("glibc malloc"); in nvbench_jemalloc and nvbench_tcmalloc the
+ * binary is linked with -ljemalloc / -ltcmalloc_minimal, which replace
+ * malloc for the whole process (NVB_MALLOC_FLAVOR 1 / 2). init() checks at run time which
  * library really serves malloc, so a row is never mislabelled.
  * Release-all frees every pointer.
  */

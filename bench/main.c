@@ -3,7 +3,7 @@
  * pick instead, side by side, in one process.
  *
  *   nvbench [--quick] [--reps N] [--seed S] [--json FILE] [--quiet]
- *           [--workloads W1,W2,...] [--only NAME,NAME,...]
+ *           [--workloads W1,W2,...] [--only NAME,NAME,...] [--skip NAME,...]
  *           [--module-dir DIR] [--w5-max N] [--run-limit SECONDS]
  *           [--step-limit SECONDS] [--list]
  *
@@ -63,6 +63,8 @@
 #define NVB_BINARY "jemalloc"
 #elif NVB_BINARY_ID == 2
 #define NVB_BINARY "tcmalloc"
+#elif NVB_BINARY_ID == 3
+#define NVB_BINARY "glibc"
 #else
 #error "unknown NVB_BINARY_ID"
 #endif
@@ -981,7 +983,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: nvbench [--quick] [--reps N] [--seed S] [--json FILE] [--quiet]\n"
-            "               [--workloads W1,W2,...] [--only NAME,NAME,...] [--module-dir DIR]\n"
+            "               [--workloads W1,W2,...] [--only NAME,NAME,...] [--skip NAME,...]\n"
+            "               [--module-dir DIR]\n"
             "               [--w5-max N] [--run-limit SECONDS] [--step-limit SECONDS] [--list]\n");
     exit(2);
 }
@@ -1006,6 +1009,7 @@ int main(int argc, char **argv)
 {
     int quick = 0, list = 0;
     const char *only = NULL;
+    const char *skip = NULL;
     const char *workloads = NULL;
     long reps = -1;
     long long w5_max = -1;
@@ -1036,6 +1040,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--only") == 0 && v) {
             only = v;
+            i++;
+        } else if (strcmp(a, "--skip") == 0 && v) {
+            skip = v;
             i++;
         } else if (strcmp(a, "--module-dir") == 0 && v) {
             cfg.module_dir = v;
@@ -1113,6 +1120,18 @@ int main(int argc, char **argv)
                 return 2;
             }
             entries[e].selected = 1;
+        }
+    }
+    if (skip != NULL) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", skip);
+        for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
+            int e = find_entry(tok);
+            if (e < 0) {
+                fprintf(stderr, "nvbench: no allocator named '%s' (see --list)\n", tok);
+                return 2;
+            }
+            entries[e].selected = 0;
         }
     }
     if (list) {

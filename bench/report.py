@@ -10,7 +10,9 @@ and the targets), DIR/tables.md, DIR/w5_scaling.dat, DIR/w5_scaling.gp and,
 through Debian's gnuplot, DIR/w5_scaling.png.
 
 Rows from another binary (jemalloc, tcmalloc: they replace malloc for the
-whole process) are compared by their medians with the main binary's rows:
+whole process; glibc: glibc malloc alone in its process, so that the other
+rows do not decide whether it returns its heap to the kernel between
+repetitions) are compared by their medians with the main binary's rows:
 the binaries run back to back on the same machine. (Each of them also times
 `bump`; that median is kept as local_bump_median, but it is not used to
 rescale: bump's speed depends on what ran before it, so it is no stable
@@ -39,7 +41,7 @@ TCMALLOC = "tcmalloc"
 # instead (not the bump reference, not nv_pool's own variants).
 NOT_PEERS = {BUMP, NV, NV_STATS, NV_HARD}
 # Binaries tools/bench may run besides the main one, with the row each adds.
-SECONDARY_ROWS = {"jemalloc": "jemalloc", "tcmalloc": "tcmalloc"}
+SECONDARY_ROWS = {"glibc": GLIBC, "jemalloc": "jemalloc", "tcmalloc": "tcmalloc"}
 
 # Below this many bytes requested, RSS growth is too coarse for an overhead
 # ratio (as main.c): tables print "-", results.json keeps the number.
@@ -109,6 +111,9 @@ def merge(main, others, absent):
         for name, reason in absent.items():
             if name not in present:
                 rows.append({"allocator": name, "status": "absent", "note": reason, "binary": name})
+        # glibc malloc runs in nvbench_glibc (alone in its process): its row
+        # goes back to its place after bump.
+        rows.sort(key=lambda r: 0 if r["allocator"] == BUMP else 1 if r["allocator"] == GLIBC else 2)
         glibc = row_by_name({"rows": rows}, GLIBC)
         for row in rows:
             if ok(row) and row.get("equiv") and ok(glibc):
@@ -167,7 +172,8 @@ def markdown_table(case):
         if row.get("single_run") or row.get("mode") == "emulated":
             note = ("1 run: " if row.get("single_run") else "emulated: ") + row.get("note", "")
         if row["binary"] != MAIN:
-            note = (note + "; " if note else "") + f"separate binary (nvbench_{row['binary']}: replaces malloc process-wide)"
+            why = "alone in its process" if row["binary"] == "glibc" else "replaces malloc process-wide"
+            note = (note + "; " if note else "") + f"separate binary (nvbench_{row['binary']}: {why})"
         name = f"**{row['allocator']}**" if row["allocator"] == NV else row["allocator"]
         out.append(f"| {name} | {row['median']:.2f} | {row['min']:.2f} | {row['max']:.2f} | {fmt(row.get('x_bump'))} | "
                    f"{fmt(row.get('x_glibc'), 3)} | {fmt(shown_overhead(case, row))} | {rss} | {note} |")
