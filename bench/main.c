@@ -796,6 +796,23 @@ static int find_entry(const char *name)
     return -1;
 }
 
+/* --only / --skip: sets `selected` of every allocator in the comma-separated
+ * list; 0, or -1 (after a message) when a name is unknown. */
+static int select_named(const char *names, int selected)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", names);
+    for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        int e = find_entry(tok);
+        if (e < 0) {
+            fprintf(stderr, "nvbench: no allocator named '%s' (see --list)\n", tok);
+            return -1;
+        }
+        entries[e].selected = selected;
+    }
+    return 0;
+}
+
 static double ok_median(const bench_case_t *bc, const char *name)
 {
     int e = find_entry(name);
@@ -1111,28 +1128,12 @@ int main(int argc, char **argv)
         for (int e = 0; e < entry_count; e++) {
             entries[e].selected = 0;
         }
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", only);
-        for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
-            int e = find_entry(tok);
-            if (e < 0) {
-                fprintf(stderr, "nvbench: no allocator named '%s' (see --list)\n", tok);
-                return 2;
-            }
-            entries[e].selected = 1;
+        if (select_named(only, 1) != 0) {
+            return 2;
         }
     }
-    if (skip != NULL) {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", skip);
-        for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
-            int e = find_entry(tok);
-            if (e < 0) {
-                fprintf(stderr, "nvbench: no allocator named '%s' (see --list)\n", tok);
-                return 2;
-            }
-            entries[e].selected = 0;
-        }
+    if (skip != NULL && select_named(skip, 0) != 0) {
+        return 2;
     }
     if (list) {
         for (int e = 0; e < entry_count; e++) {
