@@ -3,6 +3,7 @@
 PASS/MISS line of every target, and plots W5.
 
     report.py --out DIR [--absent NAME=REASON ...] [--markdown FILE]
+              (NAME: a row, or a secondary binary: glibc, jemalloc, tcmalloc)
               main.json [jemalloc.json tcmalloc.json ...]
 
 Writes DIR/results.json (every repetition of every binary, the merged rows
@@ -109,8 +110,9 @@ def merge(main, others, absent):
                 rows.append(row)
         present = {r["allocator"] for r in rows}
         for name, reason in absent.items():
-            if name not in present:
-                rows.append({"allocator": name, "status": "absent", "note": reason, "binary": name})
+            row_name = SECONDARY_ROWS.get(name, name)  # a binary stands for its row
+            if row_name not in present:
+                rows.append({"allocator": row_name, "status": "absent", "note": reason, "binary": name})
         # glibc malloc runs in nvbench_glibc (alone in its process): its row
         # goes back to its place after bump.
         rows.sort(key=lambda r: 0 if r["allocator"] == BUMP else 1 if r["allocator"] == GLIBC else 2)
