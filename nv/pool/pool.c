@@ -3107,6 +3107,33 @@ void *nv_pool_align_array_at(nv_pool_t *pool, size_t nmemb, size_t size,
  * 2048, and no more at 4096. */
 #define WALK_PREFETCH_AHEAD 2048
 #define WALK_LINE 64
+#define WALK_LINE_MASK (~(uintptr_t)(WALK_LINE - 1))
+
+/* Prefetches the lines of the block up to WALK_PREFETCH_AHEAD past `at`
+ * that are not fetched yet, from `fetched` (the next line to fetch), and
+ * returns the new next line. Each step of a walk learns its next address
+ * from the header before it, so without this it waits for one miss at a
+ * time; chunks tile the block upwards, and fetching every line ahead of the
+ * walk turns the chase into a stream (a header and a back redzone per chunk
+ * otherwise miss).
+ * Two lines go out on every step whatever the chunk's size, and the loop
+ * only runs for bigger chunks: a loop whose trip count followed each random
+ * chunk size was mispredicted almost every step (hardened W1 7.3 -> 10.3 ns
+ * per chunk on one EPYC host). A prefetch past the block's end does not
+ * fault, and the addresses are integers: no pointer leaves the block. */
+static ALWAYS_INLINE uintptr_t walk_prefetch(uintptr_t fetched, const char *at)
+{
+    uintptr_t want = ((uintptr_t)at + WALK_PREFETCH_AHEAD) & WALK_LINE_MASK;
+    if (fetched < (uintptr_t)at) /* a big chunk left the fetching behind */
+        fetched = (uintptr_t)at & WALK_LINE_MASK;
+    __builtin_prefetch((const void *)fetched);
+    __builtin_prefetch((const void *)(fetched + WALK_LINE));
+    fetched += 2 * WALK_LINE;
+    fetched = fetched > want + WALK_LINE ? want + WALK_LINE : fetched;
+    for (; fetched <= want; fetched += WALK_LINE)
+        __builtin_prefetch((const void *)fetched);
+    return fetched;
+}
 
 /* Visits every chunk of `block` in address order; stops (returning 0) at a
  * header that cannot be walked past, after reporting it. */
@@ -3122,21 +3149,11 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
     /* A damaged size sends the walk into the middle of a chunk: bytes the
      * tools may hold undefined or poisoned until the tag is checked. */
     int watched = NV_POOL_ASAN || NV_TRACK_VG(pool);
-    uintptr_t fetched = (uintptr_t)at; /* prefetched up to here */
+    uintptr_t fetched = (uintptr_t)at & WALK_LINE_MASK; /* next line to prefetch */
     while (at < top) {
         nv_pool_chunk_t *chunk = (nv_pool_chunk_t *)at;
         uint32_t tag, word, span;
-        /* Each step's address comes from the header before it, so the
-         * walk would wait for one miss at a time. Chunks tile the block
-         * upwards: fetching every line ahead of the walk turns the chase
-         * into a stream instead of a miss per header and back redzone.
-         * Past a big chunk the fetching restarts at the walk; a prefetch
-         * past the block's end does not fault (`fetched` is an integer:
-         * no pointer leaves the block). */
-        if (fetched < (uintptr_t)at)
-            fetched = (uintptr_t)at;
-        for (; fetched < (uintptr_t)at + WALK_PREFETCH_AHEAD; fetched += WALK_LINE)
-            __builtin_prefetch((const void *)fetched);
+        fetched = walk_prefetch(fetched, at);
         if (UNLIKELY(watched)) {
             uint32_t header[2];
             track_peek(pool, chunk, header, sizeof header);
