@@ -654,6 +654,43 @@ TEST_F(HandlerTest, UnderflowOverSizeAndFrontWordKeepsThePoolWalkable) {
   }
 }
 
+// Copies n bytes from src to dst, unseen by the tools (src may be a chunk
+// header, which the pool keeps poisoned).
+NO_ASAN void SilentCopy(void *dst, const void *src, size_t n) {
+  VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(src, n);
+  for (size_t i = 0; i < n; i++)
+    static_cast<volatile unsigned char *>(dst)[i] =
+        static_cast<const volatile unsigned char *>(src)[i];
+  VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(src, n);
+}
+
+// A chunk whose header and front word are damaged is stepped over up to the
+// next chunk header. The caller's data inside it may hold bytes that look
+// like a header (the fuzzer found one: a growing tag is matched on 24 bits);
+// one whose chunk would run past the block's end is not taken for the next
+// header, or the walk would stop there and lose the chunks after it.
+TEST_F(HandlerTest, HeaderLookAlikeInDamagedChunkDoesNotEndTheWalk) {
+  nvtest::PoolPtr pool = Make();
+  unsigned char *a = Alloc(pool.get(), 4096);
+  unsigned char *b = Alloc(pool.get(), 13);
+  ASSERT_TRUE(a && b);
+  // b's live tag, with a requested size no block can hold, 1 KiB into a's
+  // chunk (on the 16-byte chunk grid).
+  uint32_t fake[2];
+  SilentCopy(&fake[0], b - Prefix(), sizeof fake[0]);
+  fake[1] = 0x7ffffff0u;
+  std::memcpy(a - Prefix() + 1024, fake, sizeof fake);
+  SilentSet(a, -12, 0, 0x00);  // the size and the front word
+  EXPECT_NE(nv_pool_free(pool.get(), a), NV_OK);
+  EXPECT_GE(reports_.size(), 1u) << All();
+  log_.Clear();
+  EXPECT_EQ(nv_pool_get_used(pool.get()), 13u) << "b is live: " << All();
+  EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u) << log_.ErrorText();
+  EXPECT_EQ(nv_pool_free(pool.get(), b), NV_OK);
+  EXPECT_EQ(nv_pool_is_empty(pool.get()), 1);
+  log_.Clear();
+}
+
 // Contract §8: "Writes into space released by nv_pool_reset or never handed
 // out are left to ASan and Valgrind." Freeing the last chunk of a block gives
 // its space back to the block's tail (never handed out since), so a write

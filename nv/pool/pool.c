@@ -2192,14 +2192,19 @@ static void recount(nv_pool_t *pool);
 
 /* Granules from a damaged chunk to the next chunk header below `top` (or to
  * `top`): a walk must step over the damaged chunk, and nothing in it can be
- * trusted. Corruption paths only: one peek per granule. */
+ * trusted. A header counts only if its chunk ends by `top`: a growing tag
+ * is matched on 24 bits, so about one granule in 2^24 of the caller's data
+ * passes for a header, and stopping there would end the walk at it (the
+ * fuzzer found one in a 64 KiB chunk). Corruption paths only: one peek per
+ * granule. */
 static uint32_t span_to_next_header(nv_pool_t *pool, nv_pool_chunk_t *chunk, const char *top)
 {
     const char *at = (const char *)chunk + NV_POOL_GRANULE;
     for (; at < top; at += NV_POOL_GRANULE) {
-        uint32_t header[2];
+        uint32_t header[2], span;
         track_peek(pool, at, header, sizeof header);
-        if (header_span(pool, header[0], header[1]) != 0)
+        span = header_span(pool, header[0], header[1]);
+        if (span != 0 && span_bytes(span) <= (size_t)(top - at))
             break;
     }
     return (uint32_t)((size_t)(at - (const char *)chunk) / NV_POOL_GRANULE);
