@@ -84,6 +84,14 @@ static inline size_t span_bytes(uint32_t span)
     return (size_t)span * NV_POOL_GRANULE;
 }
 
+/* 1 when a chunk of `span` granules at `at` (not above `top`) ends by
+ * `top`: the test before a size read from a header that may be damaged is
+ * trusted. */
+static inline int span_fits(uint32_t span, const void *at, const char *top)
+{
+    return span_bytes(span) <= (size_t)(top - (const char *)at);
+}
+
 static inline char *chunk_user(nv_pool_chunk_t *chunk)
 {
     return (char *)chunk + NV_POOL_PREFIX;
@@ -99,22 +107,20 @@ static inline size_t round_up16(size_t n)
     return (n + (NV_POOL_GRANULE - 1)) & ~(size_t)(NV_POOL_GRANULE - 1);
 }
 
-/* The span of a live chunk of `size` bytes: prefix, size and least back
- * redzone, rounded up to granules. Every live block chunk has exactly this
- * span (its header holds only the size). For sizes below 2^32 nothing can
- * overflow: one add and one shift. */
-static ALWAYS_INLINE uint32_t live_span(size_t size)
-{
-    return (uint32_t)((size + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN + NV_POOL_GRANULE - 1u) >>
-                      NV_POOL_GRANULE_SHIFT);
-}
-
-/* live_span in bytes; like it, exact for any size below 2^32 (a header's).
- * The fast paths index exact_bins with it (see exact_list). */
+/* The bytes of a live chunk of `size` caller bytes: prefix, size and least
+ * back redzone, rounded up to granules. Every live block chunk has exactly
+ * this span (its header holds only the size). For sizes below 2^32 (a
+ * header's) nothing can overflow: one add and one mask. The fast paths
+ * index exact_bins with it (see exact_list). */
 static ALWAYS_INLINE size_t live_bytes(size_t size)
 {
-    return (size + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN + NV_POOL_GRANULE - 1u) &
-           ~(size_t)(NV_POOL_GRANULE - 1u);
+    return round_up16(size + NV_POOL_PREFIX + NV_POOL_BACK_REDZONE_MIN);
+}
+
+/* live_bytes in granules. */
+static ALWAYS_INLINE uint32_t live_span(size_t size)
+{
+    return (uint32_t)(live_bytes(size) >> NV_POOL_GRANULE_SHIFT);
 }
 
 /* The exact list of chunks of `bytes` bytes (a multiple of NV_POOL_GRANULE):
@@ -1093,7 +1099,7 @@ static int front_redzone_intact(nv_pool_t *pool, nv_pool_chunk_t *chunk, const c
     size_t size;
     uint32_t reserve;
     return front_vouches(pool, chunk, &size, &reserve) &&
-           span_bytes(live_span(size) + reserve) <= (size_t)(top - (char *)chunk);
+           span_fits(live_span(size) + reserve, chunk, top);
 }
 #else
 static inline void guard_chunk(nv_pool_t *pool, nv_pool_chunk_t *chunk, size_t size, char *limit)
@@ -2204,7 +2210,7 @@ static uint32_t span_to_next_header(nv_pool_t *pool, nv_pool_chunk_t *chunk, con
         uint32_t header[2], span;
         track_peek(pool, at, header, sizeof header);
         span = header_span(pool, header[0], header[1]);
-        if (span != 0 && span_bytes(span) <= (size_t)(top - at))
+        if (span != 0 && span_fits(span, at, top))
             break;
     }
     return (uint32_t)((size_t)(at - (const char *)chunk) / NV_POOL_GRANULE);
@@ -2219,7 +2225,7 @@ static void quarantine_header(nv_pool_t *pool, nv_pool_chunk_t *chunk, const cha
     size_t size;
     uint32_t reserve, span;
     if (front_vouches(pool, chunk, &size, &reserve) &&
-        span_bytes(live_span(size) + reserve) <= (size_t)(top - (char *)chunk))
+        span_fits(live_span(size) + reserve, chunk, top))
         span = live_span(size) + reserve;
     else
         span = span_to_next_header(pool, chunk, top);
@@ -2310,8 +2316,7 @@ static int find_live(nv_pool_t *pool, void *ptr, owner_t *owner, const char *ope
         /* Until the tag matches, `chunk` may be any bytes of the block. */
         track_peek(pool, chunk, &seen, sizeof seen);
         if (tag_is_live(pool, seen.tag)) {
-            if (span_bytes(live_span(seen.requested) + tag_reserve(pool, seen.tag)) >
-                (size_t)(top - (char *)chunk)) {
+            if (!span_fits(live_span(seen.requested) + tag_reserve(pool, seen.tag), chunk, top)) {
                 /* A live tag with a size that cannot fit: the size field
                  * was overwritten. Trusting it would corrupt `used` or read
                  * past the chunk. */
@@ -3171,7 +3176,7 @@ static ALWAYS_INLINE int walk_block(checker_t *check, nv_pool_block_t *block, ch
             word = chunk->u.requested;
         }
         span = header_span(pool, tag, word);
-        if (span == 0 || span_bytes(span) > (size_t)(top - at)) {
+        if (span == 0 || !span_fits(span, at, top)) {
             report(check, NULL, chunk_user(chunk), NV_POOL_CORRUPT_HEADER,
                    -(long)NV_POOL_PREFIX,
                    "a chunk header in a block was overwritten; the rest of the block "
