@@ -639,6 +639,44 @@ TEST_F(FreeTest, IsFullMatchesAllocOfOneByte) {
   backend.Heal();
 }
 
+// The allocation fast path empties an exact list without clearing its
+// bitmap bit. Such a stale bit must not make validate report, is_full say
+// "not full", or a refused allocation take a chunk from the empty list.
+TEST_F(FreeTest, ReusingTheLastChunkOfAListLeavesNoTrace) {
+  for (int stats = 0; stats <= 1; stats++) {
+    SCOPED_TRACE(stats ? "stats on" : "stats off");
+    PoolPtr pool = nvtest::Make(nvtest::Config(16 * 1024, 0, 4096, 0, 0, stats));
+    ASSERT_NE(pool, nullptr);
+    void *reused = nv_pool_alloc(pool.get(), 200);
+    void *pin = nv_pool_alloc(pool.get(), 8);  // `reused` is not the block's top
+    ASSERT_NE(reused, nullptr);
+    ASSERT_NE(pin, nullptr);
+    ASSERT_EQ(nv_pool_free(pool.get(), reused), NV_OK);  // onto its exact list
+    EXPECT_EQ(nv_pool_alloc(pool.get(), 200), reused) << "the list's only chunk";
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+    // Fill with 1-byte chunks (lists below 200 bytes' are empty, 200's has
+    // its stale bit); the first refusal must be clean and match is_full.
+    size_t n = 0;
+    for (; n < 100000; n++) {
+      int full = nv_pool_is_full(pool.get());
+      void *p = nv_pool_alloc(pool.get(), 1);
+      ASSERT_EQ(full, p == nullptr ? 1 : 0) << "after " << n << " 1-byte chunks";
+      if (p == nullptr) break;
+    }
+    ASSERT_LT(n, 100000u);
+    EXPECT_GE(log_.TakeErrors(), 1u) << "the refusal is logged";
+    EXPECT_EQ(nv_pool_is_full(pool.get()), 1);
+    EXPECT_EQ(nv_pool_alloc(pool.get(), 150), nullptr) << "the 200-byte list is empty";
+    EXPECT_GE(log_.TakeErrors(), 1u);
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+    // The list fills again: a smaller request splits its chunk.
+    ASSERT_EQ(nv_pool_free(pool.get(), reused), NV_OK);
+    EXPECT_EQ(nv_pool_is_full(pool.get()), 0);
+    EXPECT_EQ(nv_pool_alloc(pool.get(), 150), reused);
+    EXPECT_EQ(nv_pool_validate_count(pool.get()), 0u);
+  }
+}
+
 TEST_F(FreeTest, UsedPlusFreeNeverExceedsSize) {
   std::mt19937_64 rng(nvtest::Seed(99));
   CountingBackend backend;

@@ -1317,6 +1317,23 @@ static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
     }
 }
 
+/* The smallest non-empty exact list of at least `span` granules, or
+ * NV_POOL_EXACT_BINS if there is none. exact_mask is lazy, as glibc's
+ * binmap is: a clear bit means an empty list, but a set bit may cover a
+ * list that has emptied since, because the allocation fast path leaves the
+ * bit alone (2 instructions and a branch per reuse). Only bins_take, which
+ * is about to take a chunk anyway, clears the stale bits it passes. */
+static uint32_t exact_nonempty_from(const nv_pool_t *pool, uint32_t span)
+{
+    uint64_t above = pool->exact_mask & ~(((uint64_t)1 << span) - 1);
+    for (; above; above &= above - 1) {
+        uint32_t found = (uint32_t)__builtin_ctzll(above);
+        if (pool->exact_bins[found].head)
+            return found;
+    }
+    return NV_POOL_EXACT_BINS;
+}
+
 static inline nv_pool_chunk_t *exact_pop(nv_pool_t *pool, uint32_t span)
 {
     nv_pool_chunk_t *chunk = pool->exact_bins[span].head;
@@ -1344,9 +1361,14 @@ static void bins_clear(nv_pool_t *pool)
 static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
 {
     if (span < NV_POOL_EXACT_BINS) {
-        uint64_t above = pool->exact_mask & ~(((uint64_t)1 << span) - 1);
-        if (above)
-            return exact_pop(pool, (uint32_t)__builtin_ctzll(above));
+        uint32_t found = exact_nonempty_from(pool, span);
+        /* The bits from `span` up to `found` were stale. */
+        uint64_t passed = ~(((uint64_t)1 << span) - 1);
+        if (found < NV_POOL_EXACT_BINS)
+            passed &= ((uint64_t)1 << found) - 1;
+        pool->exact_mask &= ~passed;
+        if (found < NV_POOL_EXACT_BINS)
+            return exact_pop(pool, found);
     }
     if (pool->range_mask) {
         unsigned k = span < NV_POOL_EXACT_BINS ? 6u : floor_log2(span);
@@ -2107,9 +2129,8 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
                                           const site_t *site, int entered, int extras)
 {
     size_t bytes = live_bytes(size);
-    uint32_t span = (uint32_t)(bytes >> NV_POOL_GRANULE_SHIFT);
     void *previous;
-    nv_pool_chunk_t *chunk, *next;
+    nv_pool_chunk_t *chunk;
     char *user;
     /* `entered` (a constant in every caller): a slow path did the full
      * owner check already. */
@@ -2123,12 +2144,10 @@ static ALWAYS_INLINE void *alloc_try_fast(nv_pool_t *pool, size_t size, size_t a
             return NULL;
         }
         /* The link first: in leak-check builds it shares bytes with the
-         * header's site, which must stay open. */
-        next = link_get_fast(chunk); /* once: the stores below may alias it */
+         * header's site, which must stay open. The list's bitmap bit stays
+         * set even if this was its last chunk: see exact_nonempty_from. */
+        *exact_list(pool, bytes) = link_get_fast(chunk);
         asan_unpoison(chunk, NV_POOL_HEADER_BYTES);
-        *exact_list(pool, bytes) = next;
-        if (!next)
-            pool->exact_mask &= ~((uint64_t)1 << span);
     } else {
         size_t gap = alignment <= NV_POOL_ALIGNMENT ? 0 : align_gap(pool->bump, alignment);
         /* As addresses: the new top cannot wrap (a few KiB past a mapped
@@ -3823,7 +3842,7 @@ static int is_full_unlocked(nv_pool_t *pool)
             LARGE_NODE_BYTES + LARGE_PREFIX_BYTES + NV_POOL_GRANULE + LARGE_BACK_BYTES;
         return !within_budget(pool, total + large_table_growth_bytes(pool));
     }
-    if ((pool->exact_mask & ~(((uint64_t)1 << span) - 1)) || pool->range_mask)
+    if (exact_nonempty_from(pool, span) < NV_POOL_EXACT_BINS || pool->range_mask)
         return 0;
     for (block = pool->blocks; block; block = block->next)
         if ((size_t)(block->end - block_top(pool, block)) >= span_bytes(span))
@@ -4043,7 +4062,9 @@ static size_t check_bins(checker_t *check, size_t expected)
         nv_pool_chunk_t *chunk = exact ? pool->exact_bins[i].head : pool->range_bins[i - NV_POOL_EXACT_BINS];
         int flagged = exact ? (pool->exact_mask >> i) & 1
                             : (pool->range_mask >> (i - NV_POOL_EXACT_BINS)) & 1;
-        if ((chunk != NULL) != flagged)
+        /* An exact list's bit may outlive its chunks (exact_nonempty_from);
+         * a range list's bit may not. */
+        if (chunk ? !flagged : flagged && !exact)
             report(check, NULL, NULL, NV_POOL_CORRUPT_POOL_STATE, 0,
                    "a free-list bitmap disagrees with its list");
         for (; chunk; chunk = link_get(pool, chunk)) {

@@ -245,7 +245,7 @@ struct nv_pool_s {
     int stats_on;
     int zero_clear;
     int on_valgrind; /* RUNNING_ON_VALGRIND, read once at creation (0 if compiled out) */
-    uint64_t exact_mask; /* bit s: exact_bins[s] is not empty */
+    uint64_t exact_mask; /* bit s clear: exact_bins[s] is empty (set: may be; lazy) */
     nv_pool_exact_bin_t exact_bins[NV_POOL_EXACT_BINS];
     nv_pool_stats_t stats; /* counters and peak; gauges are computed */
 
