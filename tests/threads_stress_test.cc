@@ -663,13 +663,24 @@ struct Gate {
   std::condition_variable changed;
   bool armed = false;
   bool inside = false;
+  nv_pool_t *nested = nullptr;  // if set: a small alloc and free on it first
 };
 
 void *GateAlloc(void *context, size_t size) {
   auto *gate = static_cast<Gate *>(context);
-  std::unique_lock<std::mutex> lock(gate->mutex);
-  if (gate->armed) {
+  bool stuck;
+  {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    stuck = gate->armed;
     gate->armed = false;
+  }
+  if (stuck) {
+    // A call from within the pool's call: it must leave the owner's
+    // "inside" mark set on its way out.
+    if (gate->nested != nullptr &&
+        nv_pool_free(gate->nested, nv_pool_alloc(gate->nested, 32)) != NV_OK)
+      std::_Exit(2);
+    std::unique_lock<std::mutex> lock(gate->mutex);
     gate->inside = true;
     gate->changed.notify_all();
     gate->changed.wait(lock, [] { return false; });  // until the handler's _Exit
@@ -689,8 +700,9 @@ void ReportAndExit(const nv_pool_corruption_t *report, void *) {
 
 // One thread gets stuck inside the pool: this one, which holds the bias,
 // if `owner_is_inside`, else a second thread (whose entry revokes the
-// bias); the other one then calls nv_pool_alloc.
-void OneThreadInsideOtherEnters(bool owner_is_inside) {
+// bias); the other one then calls nv_pool_alloc. With `nested_call`, the
+// stuck thread first allocates and frees on the same pool from inside.
+void OneThreadInsideOtherEnters(bool owner_is_inside, bool nested_call = false) {
   static Gate gate;
   static const nv_pool_backend_t backend = {GateAlloc, GateRelease, &gate};
   nv_pool_set_corruption_handler(ReportAndExit, nullptr);
@@ -700,6 +712,7 @@ void OneThreadInsideOtherEnters(bool owner_is_inside) {
   config.backend = &backend;
   nv_pool_t *pool = nv_pool_create(&config);
   if (pool == nullptr) std::_Exit(2);
+  if (nested_call) gate.nested = pool;
   // This thread's first use: it holds the bias from now on.
   if (nv_pool_free(pool, nv_pool_alloc(pool, 64)) != NV_OK) std::_Exit(2);
   auto get_stuck = [pool] {
@@ -743,6 +756,17 @@ TEST(ThreadsDeathTest, BiasOwnerEnteringWhileAnotherThreadIsInsideIsReported) {
     GTEST_SKIP() << "hardening is compiled out (--config=release): there is no owner check";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(OneThreadInsideOtherEnters(false), ::testing::ExitedWithCode(3),
+              "report: kind=6 op=nv_pool_alloc");
+}
+
+// The bias owner, inside, allocates and frees on the same pool (the fast
+// paths' size) before it gets stuck: those nested calls must not take its
+// "inside" mark down with them, or the other thread would get in unseen.
+TEST(ThreadsDeathTest, NestedCallsOfTheBiasOwnerKeepItInside) {
+  if (nv_pool_hardening_enabled() == 0)
+    GTEST_SKIP() << "hardening is compiled out (--config=release): there is no owner check";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(OneThreadInsideOtherEnters(true, true), ::testing::ExitedWithCode(3),
               "report: kind=6 op=nv_pool_alloc");
 }
 
