@@ -528,7 +528,6 @@ static ALWAYS_INLINE void *owner_enter_outer(nv_pool_t *pool)
 #endif
 }
 
-
 /* A fast path called by a slow path that has already entered. */
 #if NV_POOL_HARDENING
 #define OWNER_ALREADY_ENTERED TOKEN_BIASED_NESTED
@@ -1327,6 +1326,12 @@ static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
     }
 }
 
+/* The exact_mask bits of lists `span` and above (none for 64). */
+static inline uint64_t exact_bits_from(uint32_t span)
+{
+    return span < NV_POOL_EXACT_BINS ? ~(((uint64_t)1 << span) - 1) : 0;
+}
+
 /* The smallest non-empty exact list of at least `span` granules, or
  * NV_POOL_EXACT_BINS if there is none. exact_mask is lazy, as glibc's
  * binmap is: a clear bit means an empty list, but a set bit may cover a
@@ -1335,7 +1340,7 @@ static inline void bin_push(nv_pool_t *pool, nv_pool_chunk_t *chunk)
  * is about to take a chunk anyway, clears the stale bits it passes. */
 static uint32_t exact_nonempty_from(const nv_pool_t *pool, uint32_t span)
 {
-    uint64_t above = pool->exact_mask & ~(((uint64_t)1 << span) - 1);
+    uint64_t above = pool->exact_mask & exact_bits_from(span);
     for (; above; above &= above - 1) {
         uint32_t found = (uint32_t)__builtin_ctzll(above);
         if (pool->exact_bins[found].head)
@@ -1372,11 +1377,8 @@ static nv_pool_chunk_t *bins_take(nv_pool_t *pool, uint32_t span)
 {
     if (span < NV_POOL_EXACT_BINS) {
         uint32_t found = exact_nonempty_from(pool, span);
-        /* The bits from `span` up to `found` were stale. */
-        uint64_t passed = ~(((uint64_t)1 << span) - 1);
-        if (found < NV_POOL_EXACT_BINS)
-            passed &= ((uint64_t)1 << found) - 1;
-        pool->exact_mask &= ~passed;
+        /* The bits set from `span` up to `found` were stale. */
+        pool->exact_mask &= ~(exact_bits_from(span) & ~exact_bits_from(found));
         if (found < NV_POOL_EXACT_BINS)
             return exact_pop(pool, found);
     }
