@@ -539,12 +539,15 @@ static ALWAYS_INLINE void *owner_enter_outer(nv_pool_t *pool)
 static ALWAYS_INLINE void *owner_enter(nv_pool_t *pool, const char *operation)
 {
 #if NV_POOL_HARDENING
-    void *token;
+    void *token = owner_enter_outer(pool);
+    if (token)
+        return token;
+    /* The bias owner, inside a call already (owner_enter_outer then left
+     * its mark and the bias as they were). */
     if (__atomic_load_n(&pool->biased_to, __ATOMIC_RELAXED) == (void *)&thread_identity &&
         __atomic_load_n(&pool->biased_inside, __ATOMIC_RELAXED))
-        return TOKEN_BIASED_NESTED; /* the bias owner, inside a call already */
-    token = owner_enter_outer(pool);
-    return token ? token : owner_enter_exchange(pool, operation);
+        return TOKEN_BIASED_NESTED;
+    return owner_enter_exchange(pool, operation);
 #else
     (void)pool;
     (void)operation;
